@@ -1,0 +1,3 @@
+from pushcli.cli import main
+
+main()

@@ -1,0 +1,75 @@
+"""Auth responses as an app's auth endpoint returns them (pure apart from the settings)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pushcli import crypto, limits, signing
+from pushcli.errors import InputError
+from pushcli.profiles import Settings
+
+
+def parse_json_arg(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        raise InputError(f"{what} is not valid JSON ({e})") from None
+
+
+def channel_auth_response(
+    settings: Settings,
+    channel: str,
+    socket_id: str,
+    *,
+    user_id: str | None = None,
+    user_info: str | None = None,
+) -> dict[str, str]:
+    """``{auth}``, ``{auth, channel_data}`` or ``{auth, shared_secret}`` by channel kind."""
+    limits.check_channel(channel)
+    limits.check_socket_id(socket_id)
+    kind = limits.channel_kind(channel)
+    if kind == "public":
+        raise InputError(f"{channel} is a public channel: it needs no auth (use private- or presence-)")
+    settings.require("key", "secret")
+    key, secret = settings.key or "", settings.secret or ""
+    if kind == "presence":
+        if not user_id:
+            raise InputError("presence channels need --user-id")
+        info = parse_json_arg(user_info, "--user-info") if user_info is not None else None
+        channel_data = signing.presence_channel_data(user_id, info)
+        if info is not None:
+            size = len(json.dumps(info, separators=(",", ":")).encode())
+            if size > limits.MAX_PRESENCE_USER_INFO_BYTES:
+                raise InputError(
+                    f"--user-info too large ({size} bytes > {limits.MAX_PRESENCE_USER_INFO_BYTES})"
+                )
+        return {
+            "auth": signing.channel_auth(key, secret, socket_id, channel, channel_data),
+            "channel_data": channel_data,
+        }
+    if user_id or user_info:
+        raise InputError("--user-id and --user-info are only for presence- channels")
+    answer = {"auth": signing.channel_auth(key, secret, socket_id, channel)}
+    if kind == "encrypted":
+        master = crypto.require_master_key(settings.encryption_master_key, channel)
+        answer["shared_secret"] = crypto.shared_secret_b64(channel, master)
+    return answer
+
+
+def check_user_data(user_data: str) -> str:
+    data = parse_json_arg(user_data, "--user-data")
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
+        raise InputError('user data must be a JSON object with a non-empty string "id"')
+    return user_data.strip()
+
+
+def user_auth_response(settings: Settings, socket_id: str, user_data: str) -> dict[str, str]:
+    """``{auth, user_data}`` for ``pusher:signin``; user_data is signed exactly as given."""
+    limits.check_socket_id(socket_id)
+    user_data = check_user_data(user_data)
+    settings.require("key", "secret")
+    return {
+        "auth": signing.user_auth(settings.key or "", settings.secret or "", socket_id, user_data),
+        "user_data": user_data,
+    }

@@ -1,0 +1,103 @@
+"""pushcli batch: send many events from a JSON array, {"batch": [...]} or NDJSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pushcli.cli.options import DryRunOpt, JsonOpt, read_file, state
+
+
+def batch(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(help="File with events, or '-' for stdin.", metavar="FILE|-")],
+    failed_to: Annotated[
+        Path | None,
+        typer.Option("--failed-to", help="Write events that still failed as NDJSON here (resumable)."),
+    ] = None,
+    retries: Annotated[
+        int, typer.Option("--retries", min=0, max=10, help="Retries per request on 429/5xx/network errors.")
+    ] = 3,
+    json_out: JsonOpt = False,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Send many events: everything is validated first, then sent 10 per request.
+
+    Example: pushcli batch events.ndjson --failed-to failed.ndjson
+    """
+    from pushcli import events, publish, render
+    from pushcli.errors import PartialFailure
+
+    settings = state(ctx).settings()
+    evs = events.parse_batch(read_file(source), max_data_bytes=settings.max_data_bytes)
+    publish.encrypt_events(settings, evs)
+    settings.require("app_id", "key", "secret", "location")
+
+    if dry_run:
+        from pushcli.rest import build_request, encode_body
+
+        for part in publish.chunks(evs):
+            body = encode_body({"batch": [ev.wire() for ev in part]})
+            print(build_request(settings, "POST", "/batch_events", body=body).describe())
+        render.message(f"dry run: {len(evs)} events in {len(publish.chunks(evs))} requests; nothing sent")
+        return
+
+    from pushcli.rest import RestClient
+
+    show_progress = render.stdout_is_tty() and not json_out and len(evs) > 10
+    with RestClient(settings, retries=retries) as client:
+        if show_progress:
+            result = _send_with_progress(client, evs)
+        else:
+            result = publish.send_batch(client, evs)
+
+    if result.failed and failed_to is not None:
+        _write_failed(failed_to, result.failed)
+    summary = result.summary()
+    if failed_to is not None and result.failed:
+        summary["failed_to"] = str(failed_to)
+    if render.wants_json(json_out):
+        render.print_json(summary)
+    else:
+        render.message(
+            f"sent {result.sent} of {result.total} events in {result.requests} requests, "
+            f"{result.seconds:.2f} s ({result.rate:,.0f} events/s); {len(result.failed)} failed"
+        )
+    if not result.failed:
+        return
+    if result.sent == 0 and result.fatal is not None:
+        raise result.fatal
+    resume = (
+        f"; resume with: pushcli batch {failed_to}"
+        if failed_to
+        else " (use --failed-to FILE to keep them)"
+    )
+    first = result.errors[0] if result.errors else ""
+    raise PartialFailure(f"{len(result.failed)} of {result.total} events failed: {first}{resume}")
+
+
+def _send_with_progress(client, evs):  # type: ignore[no-untyped-def]
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from pushcli import publish, render
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=render.console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("sending", total=len(evs))
+        return publish.send_batch(client, evs, progress=lambda n: bar.advance(task, n))
+
+
+def _write_failed(path: Path, failed: list) -> None:  # type: ignore[type-arg]
+    from pushcli.events import event_to_ndjson
+
+    with path.open("w", encoding="utf-8") as f:
+        for ev in failed:
+            f.write(event_to_ndjson(ev) + "\n")

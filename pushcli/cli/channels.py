@@ -1,0 +1,108 @@
+"""pushcli channels / channel / members: query the HTTP API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pushcli.cli.options import JsonOpt, state
+
+InfoOpt = Annotated[
+    str | None,
+    typer.Option("--info", help="Attributes to ask for, comma-separated."),
+]
+
+
+def channels(
+    ctx: typer.Context,
+    prefix: Annotated[str | None, typer.Option("--prefix", help="Only channels starting with this.")] = None,
+    info: InfoOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List occupied channels.
+
+    Example: pushcli channels --prefix presence- --info user_count
+    """
+    from pushcli import render
+    from pushcli.publish import check_info
+    from pushcli.rest import RestClient
+
+    info = check_info(info)
+    if info and "user_count" in info and not (prefix or "").startswith("presence-"):
+        from pushcli.errors import InputError
+
+        raise InputError("--info user_count needs --prefix presence-")
+    with RestClient(state(ctx).settings()) as client:
+        answer = client.channels(prefix, info)
+    if render.wants_json(json_out):
+        render.print_json(answer)
+        return
+    found = answer.get("channels", {}) if isinstance(answer, dict) else {}
+    fields = info.split(",") if info else []
+    render.table(
+        ["channel", *fields],
+        [(name, *(attrs.get(f) for f in fields)) for name, attrs in sorted(found.items())],
+        title=f"{len(found)} occupied channel{'s' if len(found) != 1 else ''}",
+    )
+
+
+def channel(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Channel name.")],
+    info: InfoOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show one channel: occupied, and with --info user_count, subscription_count, cache.
+
+    Example: pushcli channel presence-room --info user_count
+    """
+    from pushcli import limits, render
+    from pushcli.publish import check_info
+    from pushcli.rest import RestClient
+
+    limits.check_channel(name)
+    info = check_info(info, ("user_count", "subscription_count", "cache"))
+    if info and "user_count" in info and limits.channel_kind(name) != "presence":
+        from pushcli.errors import InputError
+
+        raise InputError("--info user_count is only for presence- channels")
+    with RestClient(state(ctx).settings()) as client:
+        answer = client.channel(name, info)
+    if render.wants_json(json_out):
+        render.print_json(answer)
+        return
+    rows = [("channel", name)]
+    if isinstance(answer, dict):
+        for k, v in answer.items():
+            rows.append((k, render.dumps(v) if isinstance(v, dict | list) else v))
+    render.key_values(rows)
+
+
+def members(
+    ctx: typer.Context,
+    channel: Annotated[str, typer.Argument(help="A presence- channel.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """List the members of a presence channel.
+
+    Example: pushcli members presence-room
+    """
+    from pushcli import limits, render
+    from pushcli.errors import InputError
+    from pushcli.rest import RestClient
+
+    limits.check_channel(channel)
+    if limits.channel_kind(channel) != "presence":
+        raise InputError(f"{channel} is not a presence channel: members exist only on presence- channels")
+    with RestClient(state(ctx).settings()) as client:
+        answer = client.users(channel)
+    if render.wants_json(json_out):
+        render.print_json(answer)
+        return
+    users = answer.get("users", []) if isinstance(answer, dict) else []
+    render.table(
+        ["user_id"],
+        [(u.get("id"),) for u in users],
+        title=f"{len(users)} member{'s' if len(users) != 1 else ''} of {channel}",
+    )

@@ -1,0 +1,49 @@
+"""Shared option types and small helpers for the command modules (no heavy imports)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from pushcli.errors import InputError
+
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print JSON (the default when stdout is not a terminal).")
+]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Print the signed request(s) instead of sending.")
+]
+SocketIdOpt = Annotated[
+    str | None,
+    typer.Option("--socket-id", help="Exclude this connection (socket id) from receiving the event."),
+]
+RawOpt = Annotated[bool, typer.Option("--raw", help="Send DATA as it is, without checking it is JSON.")]
+
+
+def state(ctx: typer.Context) -> Any:
+    return ctx.find_root().obj
+
+
+def read_data(arg: str | None) -> str:
+    """DATA argument: absent means ``{}``, ``-`` reads stdin, ``@path`` reads a file."""
+    if arg is None:
+        return "{}"
+    if arg == "-":
+        return sys.stdin.read()
+    if arg.startswith("@"):
+        return read_file(arg[1:])
+    return arg
+
+
+def read_file(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).expanduser().read_text(encoding="utf-8")
+    except OSError as e:
+        raise InputError(f"cannot read {path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not UTF-8 text") from None

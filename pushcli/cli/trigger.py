@@ -1,0 +1,59 @@
+"""pushcli trigger: send one event to one or more channels."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pushcli.cli.options import DryRunOpt, JsonOpt, RawOpt, SocketIdOpt, read_data, state
+
+
+def trigger(
+    ctx: typer.Context,
+    channel: Annotated[str, typer.Argument(help="Channel, or a comma-separated list (up to 100).")],
+    event: Annotated[str, typer.Argument(help="Event name.")],
+    data: Annotated[
+        str | None,
+        typer.Argument(help="JSON or a plain string; '-' reads stdin, '@file' a file. Default {}."),
+    ] = None,
+    socket_id: SocketIdOpt = None,
+    info: Annotated[
+        str | None, typer.Option("--info", help="Ask for user_count,subscription_count.")
+    ] = None,
+    raw: RawOpt = False,
+    json_out: JsonOpt = False,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Send an event to one or more channels.
+
+    Example: pushcli trigger my-channel my-event '{"message": "hello"}'
+    """
+    from pushcli import events, publish, render
+
+    settings = state(ctx).settings()
+    wire = events.data_from_text(read_data(data), raw=raw)
+    channels = events.split_channels(channel)
+    body = publish.trigger_body(settings, channels, event, wire, socket_id=socket_id, info=info)
+    if dry_run:
+        from pushcli.rest import build_request, encode_body
+
+        settings.require("app_id", "key", "secret", "location")
+        print(build_request(settings, "POST", "/events", body=encode_body(body)).describe())
+        return
+
+    from pushcli.rest import RestClient
+
+    with RestClient(settings) as client:
+        answer = client.trigger(body)
+    if render.wants_json(json_out):
+        render.print_json(answer)
+        return
+    where = channels[0] if len(channels) == 1 else f"{len(channels)} channels"
+    render.message(f"sent {event} to {where}")
+    counts = answer.get("channels") if isinstance(answer, dict) else None
+    if counts:
+        render.table(
+            ["channel", "user_count", "subscription_count"],
+            [(c, v.get("user_count"), v.get("subscription_count")) for c, v in counts.items()],
+        )

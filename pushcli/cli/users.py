@@ -1,0 +1,73 @@
+"""pushcli users send / terminate: server-to-user events and disconnecting a user."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pushcli.cli.options import DryRunOpt, JsonOpt, RawOpt, read_data, state
+
+app = typer.Typer(help="Send events to a signed-in user, or terminate their connections.", no_args_is_help=True)
+
+UserIdArg = Annotated[str, typer.Argument(help="The user's id (as given at signin).")]
+
+
+@app.command("send")
+def send(
+    ctx: typer.Context,
+    user_id: UserIdArg,
+    event: Annotated[str, typer.Argument(help="Event name.")],
+    data: Annotated[str | None, typer.Argument(help="JSON or a string; '-' stdin, '@file'.")] = None,
+    raw: RawOpt = False,
+    json_out: JsonOpt = False,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Send an event to every connection of a signed-in user.
+
+    Example: pushcli users send user-42 notice '{"text": "hi"}'
+    """
+    from pushcli import events, limits, publish, render
+    from pushcli.rest import RestClient, build_request, encode_body
+
+    settings = state(ctx).settings()
+    _check_user_id(user_id)
+    wire = events.data_from_text(read_data(data), raw=raw)
+    channel = f"{limits.SERVER_TO_USER_PREFIX}{user_id}"
+    body = publish.trigger_body(settings, [channel], event, wire)
+    if dry_run:
+        settings.require("app_id", "key", "secret", "location")
+        print(build_request(settings, "POST", "/events", body=encode_body(body)).describe())
+        return
+    with RestClient(settings) as client:
+        answer = client.trigger(body)
+    if render.wants_json(json_out):
+        render.print_json(answer)
+    else:
+        render.message(f"sent {event} to user {user_id}")
+
+
+@app.command("terminate")
+def terminate(ctx: typer.Context, user_id: UserIdArg, json_out: JsonOpt = False) -> None:
+    """Close every connection of a signed-in user.
+
+    Example: pushcli users terminate user-42
+    """
+    from pushcli import render
+    from pushcli.rest import RestClient
+
+    _check_user_id(user_id)
+    with RestClient(state(ctx).settings()) as client:
+        answer = client.terminate(user_id)
+    if render.wants_json(json_out):
+        render.print_json(answer)
+    else:
+        render.message(f"terminated the connections of user {user_id}")
+
+
+def _check_user_id(user_id: str) -> None:
+    from pushcli import limits
+    from pushcli.errors import InputError
+
+    if not user_id or not limits.CHANNEL_NAME_RE.match(user_id):
+        raise InputError(f"invalid user id {user_id!r}: only letters, digits and -_=@,.; are allowed")

@@ -1,0 +1,174 @@
+"""Events: parsing DATA arguments and batch files, validation, wire encoding (pure)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pushcli import limits
+from pushcli.errors import InputError
+
+
+@dataclass(slots=True)
+class Event:
+    """One event as it goes on the wire: ``data`` is already the wire string."""
+
+    channel: str
+    name: str
+    data: str
+    socket_id: str | None = None
+    #: where it came from in the input, for messages (``line 3`` / ``event 2``)
+    origin: str = ""
+    #: the data before encryption, for encrypted channels (what --failed-to keeps)
+    plain: str | None = None
+
+    def wire(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"channel": self.channel, "name": self.name, "data": self.data}
+        if self.socket_id:
+            out["socket_id"] = self.socket_id
+        return out
+
+
+@dataclass
+class BatchParse:
+    events: list[Event] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def wire_data(value: Any) -> str:
+    """Objects are JSON-encoded once; strings go as they are."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def data_from_text(text: str, *, raw: bool = False) -> str:
+    """Wire data for a DATA argument: JSON text as given (validated), or a plain string.
+
+    Text that looks like JSON (starts with ``{``, ``[`` or ``"``) must parse unless ``raw``.
+    """
+    if raw:
+        return text
+    stripped = text.strip()
+    if not stripped:
+        return text
+    try:
+        json.loads(stripped)
+    except ValueError as e:
+        if stripped[0] in '{["':
+            raise InputError(f"DATA is not valid JSON ({e}); use --raw to send it as it is") from None
+        return text
+    return stripped
+
+
+def split_channels(arg: str) -> list[str]:
+    return [c.strip() for c in arg.split(",") if c.strip()]
+
+
+def parse_batch_text(text: str) -> tuple[list[Any], str]:
+    """Parse a batch file: JSON array, ``{"batch": [...]}`` or NDJSON.
+
+    Returns the raw items and the unit for messages (``event`` index or ``line`` number);
+    NDJSON items are ``(line_number, value)`` pairs. Every unparsable line is reported.
+    """
+    stripped = text.strip()
+    if not stripped:
+        raise InputError("no events in input")
+    try:
+        doc = json.loads(stripped)
+    except ValueError as e:
+        if stripped[0] == "[":
+            raise InputError(f"invalid JSON: {e}") from None
+    else:
+        if isinstance(doc, list):
+            return doc, "event"
+        if isinstance(doc, dict) and isinstance(doc.get("batch"), list):
+            return doc["batch"], "event"
+        return [(1, doc)], "line"
+    items: list[Any] = []
+    errors: list[str] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            items.append((n, json.loads(line)))
+        except ValueError as e:
+            errors.append(f"line {n}: invalid JSON ({e.msg})")
+    if errors:
+        raise InputError(_join_errors(errors))
+    return items, "line"
+
+
+def _join_errors(errors: list[str]) -> str:
+    head = f"{len(errors)} invalid event{'s' if len(errors) != 1 else ''}: "
+    return head + "; ".join(errors[:20]) + ("; …" if len(errors) > 20 else "")
+
+
+def validate_items(items: Iterable[Any], unit: str, *, max_data_bytes: int) -> BatchParse:
+    """Turn raw items into events, one per channel; collect every error."""
+    result = BatchParse()
+    for i, item in enumerate(items):
+        if unit == "line":
+            where, obj = item if isinstance(item, tuple) else (i + 1, item)
+            origin = f"line {where}"
+        else:
+            obj = item
+            origin = f"event {i}"
+        try:
+            result.events.extend(event_from_obj(obj, origin, max_data_bytes=max_data_bytes))
+        except InputError as e:
+            result.errors.append(f"{origin}: {e.message}")
+    return result
+
+
+def event_from_obj(obj: Any, origin: str, *, max_data_bytes: int) -> list[Event]:
+    if not isinstance(obj, dict):
+        raise InputError("not a JSON object")
+    name = obj.get("name", obj.get("event"))
+    if not isinstance(name, str):
+        raise InputError('missing "name" (or "event")')
+    limits.check_event_name(name)
+    if "channels" in obj:
+        channels = obj["channels"]
+        if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
+            raise InputError('"channels" must be a list of strings')
+    elif isinstance(obj.get("channel"), str):
+        channels = [obj["channel"]]
+    else:
+        raise InputError('missing "channel" (or "channels")')
+    limits.check_channels(channels, allow_server_to_user=True)
+    if "data" not in obj:
+        data = "{}"
+    else:
+        data = wire_data(obj["data"])
+    socket_id = obj.get("socket_id")
+    if socket_id is not None:
+        if not isinstance(socket_id, str):
+            raise InputError('"socket_id" must be a string')
+        limits.check_socket_id(socket_id)
+    unknown = set(obj) - {"name", "event", "channel", "channels", "data", "socket_id"}
+    if unknown:
+        raise InputError(f"unknown field{'s' if len(unknown) > 1 else ''}: {', '.join(sorted(unknown))}")
+    limits.check_data_size(data, max_data_bytes)
+    return [Event(c, name, data, socket_id, origin) for c in channels]
+
+
+def parse_batch(text: str, *, max_data_bytes: int) -> list[Event]:
+    """Parse and validate a whole batch; raise InputError listing every bad event."""
+    items, unit = parse_batch_text(text)
+    result = validate_items(items, unit, max_data_bytes=max_data_bytes)
+    if result.errors:
+        raise InputError(_join_errors(result.errors))
+    if not result.events:
+        raise InputError("no events in input")
+    return result.events
+
+
+def event_to_ndjson(event: Event) -> str:
+    """The event as a batch-file line, with its unencrypted data (so it can be sent again)."""
+    obj = event.wire()
+    if event.plain is not None:
+        obj["data"] = event.plain
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)

@@ -1,0 +1,92 @@
+"""Every Pusher limit in one place, and the checks that enforce them (pure)."""
+
+from __future__ import annotations
+
+import re
+
+from pushcli.errors import InputError
+
+CHANNEL_NAME_RE = re.compile(r"^[-a-zA-Z0-9_=@,.;]+$")
+SOCKET_ID_RE = re.compile(r"^\d+\.\d+$")
+MAX_CHANNEL_NAME = 200
+MAX_EVENT_NAME = 200
+MAX_CHANNELS_PER_TRIGGER = 100
+MAX_EVENTS_PER_BATCH = 10
+#: Pusher's data limit; self-hosted servers (soketi) default to 100 KB.
+PUSHER_MAX_DATA_BYTES = 10 * 1024
+SELF_HOSTED_MAX_DATA_BYTES = 100 * 1024
+MAX_PRESENCE_USER_INFO_BYTES = 1024
+
+SERVER_TO_USER_PREFIX = "#server-to-user-"
+ENCRYPTED_PREFIX = "private-encrypted-"
+CACHE_PREFIXES = ("cache-", "private-cache-", "private-encrypted-cache-", "presence-cache-")
+
+
+def channel_kind(channel: str) -> str:
+    """One of ``public``, ``private``, ``presence``, ``encrypted``, ``server-to-user``."""
+    if channel.startswith("#server-to-user-"):
+        return "server-to-user"
+    if channel.startswith(ENCRYPTED_PREFIX):
+        return "encrypted"
+    if channel.startswith("private-"):
+        return "private"
+    if channel.startswith("presence-"):
+        return "presence"
+    return "public"
+
+
+def is_cache(channel: str) -> bool:
+    return channel.startswith(CACHE_PREFIXES)
+
+
+def check_channel(channel: str, *, allow_server_to_user: bool = False) -> str:
+    if allow_server_to_user and channel.startswith(SERVER_TO_USER_PREFIX):
+        rest = channel[len(SERVER_TO_USER_PREFIX) :]
+        if rest and CHANNEL_NAME_RE.match(rest) and len(channel) <= MAX_CHANNEL_NAME:
+            return channel
+    if not channel:
+        raise InputError("empty channel name")
+    if len(channel) > MAX_CHANNEL_NAME:
+        raise InputError(f"channel name too long ({len(channel)} > {MAX_CHANNEL_NAME}): {channel[:40]}…")
+    if not CHANNEL_NAME_RE.match(channel):
+        raise InputError(
+            f"invalid channel name {channel!r}: only letters, digits and -_=@,.; are allowed"
+        )
+    return channel
+
+
+def check_channels(channels: list[str], *, allow_server_to_user: bool = False) -> list[str]:
+    if not channels:
+        raise InputError("no channel given")
+    if len(channels) > MAX_CHANNELS_PER_TRIGGER:
+        raise InputError(
+            f"too many channels ({len(channels)} > {MAX_CHANNELS_PER_TRIGGER} per event)"
+        )
+    for c in channels:
+        check_channel(c, allow_server_to_user=allow_server_to_user)
+    if len(channels) > 1 and any(channel_kind(c) == "encrypted" for c in channels):
+        raise InputError("an event for a private-encrypted- channel cannot go to other channels too")
+    if len(set(channels)) != len(channels):
+        raise InputError("a channel is listed twice")
+    return channels
+
+
+def check_event_name(name: str) -> str:
+    if not name:
+        raise InputError("empty event name")
+    if len(name) > MAX_EVENT_NAME:
+        raise InputError(f"event name too long ({len(name)} > {MAX_EVENT_NAME} characters)")
+    return name
+
+
+def check_socket_id(socket_id: str) -> str:
+    if not SOCKET_ID_RE.match(socket_id):
+        raise InputError(f"invalid socket id {socket_id!r}: expected digits.digits, e.g. 1234.5678")
+    return socket_id
+
+
+def check_data_size(data: str, max_bytes: int) -> int:
+    size = len(data.encode())
+    if size > max_bytes:
+        raise InputError(f"data too large ({size} bytes > {max_bytes} bytes)")
+    return size

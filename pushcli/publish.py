@@ -1,0 +1,144 @@
+"""Triggering and batch sending: validation, encryption, chunking, retries, failures."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pushcli import crypto, limits
+from pushcli.errors import PushcliError, RejectedError, UnavailableError
+from pushcli.events import Event
+from pushcli.profiles import Settings
+
+INFO_VALUES = ("user_count", "subscription_count")
+
+
+def check_info(info: str | None, allowed: Sequence[str] = INFO_VALUES) -> str | None:
+    from pushcli.errors import InputError
+
+    if not info:
+        return None
+    parts = [p.strip() for p in info.split(",") if p.strip()]
+    bad = [p for p in parts if p not in allowed]
+    if bad:
+        raise InputError(f"unknown --info attribute {', '.join(bad)} (allowed: {', '.join(allowed)})")
+    return ",".join(parts)
+
+
+def trigger_body(
+    settings: Settings,
+    channels: list[str],
+    name: str,
+    data: str,
+    *,
+    socket_id: str | None = None,
+    info: str | None = None,
+) -> dict[str, Any]:
+    """Validate and build the body of POST /events (encrypting when the channel asks)."""
+    limits.check_channels(channels, allow_server_to_user=True)
+    limits.check_event_name(name)
+    if socket_id is not None:
+        limits.check_socket_id(socket_id)
+    if limits.channel_kind(channels[0]) == "encrypted":
+        key = crypto.require_master_key(settings.encryption_master_key, channels[0])
+        data = crypto.encrypt(channels[0], data, key)
+    limits.check_data_size(data, settings.max_data_bytes)
+    body: dict[str, Any] = {"name": name, "data": data}
+    if len(channels) == 1:
+        body["channel"] = channels[0]
+    else:
+        body["channels"] = channels
+    if socket_id:
+        body["socket_id"] = socket_id
+    if info:
+        body["info"] = check_info(info)
+    return body
+
+
+def encrypt_events(settings: Settings, events: list[Event]) -> None:
+    """Encrypt, in place, every event for a private-encrypted- channel; check final sizes."""
+    key: bytes | None = None
+    for ev in events:
+        if limits.channel_kind(ev.channel) == "encrypted":
+            if key is None:
+                key = crypto.require_master_key(settings.encryption_master_key, ev.channel)
+            ev.plain = ev.data
+            ev.data = crypto.encrypt(ev.channel, ev.data, key)
+            limits.check_data_size(ev.data, settings.max_data_bytes)
+
+
+@dataclass
+class BatchResult:
+    total: int = 0
+    sent: int = 0
+    failed: list[Event] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    requests: int = 0
+    seconds: float = 0.0
+    fatal: PushcliError | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "sent": self.sent,
+            "failed": len(self.failed),
+            "requests": self.requests,
+            "seconds": round(self.seconds, 3),
+            "events_per_second": round(self.rate, 1),
+            "errors": self.errors[:20],
+        }
+
+
+def chunks(events: list[Event], size: int = limits.MAX_EVENTS_PER_BATCH) -> list[list[Event]]:
+    return [events[i : i + size] for i in range(0, len(events), size)]
+
+
+def _stops_everything(e: PushcliError) -> bool:
+    """Errors that would fail every later request too: bad credentials, app gone, unreachable."""
+    if isinstance(e, RejectedError):
+        return e.status in (401, 403, 404)
+    return isinstance(e, UnavailableError)
+
+
+def send_batch(
+    client: Any,
+    events: list[Event],
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> BatchResult:
+    """Send ``events`` in requests of 10 over the client's connection.
+
+    A chunk the server rejects (400, 413, …) is recorded as failed and sending goes on; an error
+    that would fail every later chunk (401/403/404, unreachable after retries) stops the run and
+    marks everything not sent as failed.
+    """
+    from pushcli.rest import encode_body
+
+    result = BatchResult(total=len(events))
+    start = time.perf_counter()
+    parts = chunks(events)
+    before = client.requests_sent
+    for i, part in enumerate(parts):
+        body = encode_body({"batch": [ev.wire() for ev in part]})
+        try:
+            client.call("POST", "/batch_events", body=body)
+        except PushcliError as e:
+            result.errors.append(f"{part[0].origin}…{part[-1].origin}: {e.message}")
+            if _stops_everything(e):
+                result.fatal = e
+                for rest in parts[i:]:
+                    result.failed.extend(rest)
+                break
+            result.failed.extend(part)
+        else:
+            result.sent += len(part)
+        if progress is not None:
+            progress(len(part))
+    result.requests = client.requests_sent - before
+    result.seconds = time.perf_counter() - start
+    return result

@@ -1,0 +1,91 @@
+"""Output: rich tables on a terminal, JSON/NDJSON otherwise; messages to stderr.
+
+rich is imported only when a table is actually drawn, so pipes and --json stay light.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+
+def stdout_is_tty() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def wants_json(flag: bool) -> bool:
+    """JSON with --json, or whenever stdout is not a terminal."""
+    return flag or not stdout_is_tty()
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def print_json(obj: Any, *, pretty: bool | None = None) -> None:
+    if pretty is None:
+        pretty = stdout_is_tty()
+    text = json.dumps(obj, ensure_ascii=False, indent=2) if pretty else dumps(obj)
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def print_ndjson(rows: Iterable[Any]) -> None:
+    write = sys.stdout.write
+    for row in rows:
+        write(dumps(row) + "\n")
+    sys.stdout.flush()
+
+
+def use_color() -> bool:
+    return "NO_COLOR" not in os.environ
+
+
+def message(text: str) -> None:
+    """A status line on stderr (never on stdout, so pipes stay clean)."""
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def error_line(text: str) -> None:
+    if use_color() and sys.stderr.isatty():
+        sys.stderr.write(f"\x1b[31merror:\x1b[0m {text}\n")
+    else:
+        sys.stderr.write(f"error: {text}\n")
+    sys.stderr.flush()
+
+
+def console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, no_color=not use_color(), highlight=False)
+
+
+def table(
+    columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None
+) -> None:
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left", header_style="bold")
+    for c in columns:
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*("" if v is None else str(v) for v in r))
+    console().print(t)
+
+
+def key_values(rows: Iterable[tuple[str, Any]], *, title: str | None = None) -> None:
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left", show_header=False, box=None, pad_edge=False)
+    t.add_column(style="bold")
+    t.add_column()
+    for k, v in rows:
+        t.add_row(k, "" if v is None else str(v))
+    console().print(t)

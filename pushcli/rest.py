@@ -1,0 +1,252 @@
+"""The HTTP API: build signed requests, send them over one keep-alive connection.
+
+Requests are built first (pure, clock passed in) and sent second, so ``--dry-run`` shows exactly
+what would go out. Errors become exceptions carrying pushcli's exit codes.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from pushcli import signing
+from pushcli.errors import PushcliError, RejectedError, UnavailableError
+from pushcli.profiles import Settings
+
+USER_AGENT = "pushcli"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(slots=True)
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: bytes | None
+    base: str
+
+    @property
+    def url(self) -> str:
+        qs = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in self.query.items())
+        return f"{self.base}{self.path}?{qs}"
+
+    def describe(self) -> str:
+        """Method, signed URL and body, for --dry-run (contains no secret)."""
+        lines = [f"{self.method} {self.url}"]
+        if self.body is not None:
+            lines.append("Content-Type: application/json")
+            lines.append("")
+            lines.append(self.body.decode())
+        return "\n".join(lines)
+
+
+def encode_body(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def build_request(
+    settings: Settings,
+    method: str,
+    path: str,
+    *,
+    body: bytes | None = None,
+    params: Mapping[str, str] | None = None,
+    timestamp: int | None = None,
+) -> Request:
+    """A signed request for ``/apps/{app_id}{path}``."""
+    full = f"/apps/{settings.app_id}{path}"
+    ts = int(time.time()) if timestamp is None else timestamp
+    query = signing.sign_params(
+        settings.key or "",
+        settings.secret or "",
+        method,
+        full,
+        timestamp=ts,
+        body=body if body is not None or method == "POST" else b"",
+        params=params,
+    )
+    return Request(method, full, query, body, settings.rest_base)
+
+
+class ServerError(UnavailableError):
+    """A 5xx answer (kept distinct so batch can retry and report it)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _error_message(status: int, payload: Any, text: str) -> str:
+    msg = ""
+    if isinstance(payload, dict):
+        msg = str(payload.get("error") or payload.get("message") or "")
+    if not msg:
+        msg = text.strip()
+    msg = " ".join(msg.split()) if "\n" not in msg else msg.replace("\n", "\\n")
+    return msg[:500]
+
+
+def interpret(status: int, content: bytes, server: str, retry_after: str | None = None) -> Any:
+    """Turn an answer into data, or raise the matching error.
+
+    soketi (with its uWebSockets.js build) answers errors with status 200 and the real status in
+    the body as ``{"error": ..., "code": N}``; such a body is treated as that status.
+    """
+    text = content.decode("utf-8", "replace")
+    try:
+        payload: Any = json.loads(text) if text.strip() else {}
+    except ValueError:
+        payload = None
+    if (
+        status < 400
+        and isinstance(payload, dict)
+        and "error" in payload
+        and isinstance(payload.get("code"), int)
+        and payload["code"] >= 400
+    ):
+        status = payload["code"]
+    if status < 400:
+        return payload if payload is not None else text
+    msg = _error_message(status, payload, text)
+    if status >= 500:
+        raise ServerError(f"{server} answered {status}: {msg}", status)
+    err = RejectedError(f"rejected by {server} ({status}): {msg}", status=status)
+    if status == 429 and retry_after:
+        try:
+            err.retry_after = min(float(retry_after), 30.0)
+        except ValueError:
+            pass
+    raise err
+
+
+def backoff_delay(attempt: int, base: float = 0.2, cap: float = 5.0) -> float:
+    """Exponential backoff with full jitter."""
+    return random.uniform(0, min(cap, base * (2**attempt)))  # noqa: S311 - not crypto
+
+
+class RestClient:
+    """One httpx client per run: keep-alive, signed requests, bounded retries."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        timeout: float = 10.0,
+        retries: int = 3,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        import httpx
+
+        settings.require("app_id", "key", "secret", "location")
+        self.settings = settings
+        self.retries = retries
+        self.clock = clock
+        self._sleep = sleep
+        self._httpx = httpx
+        self.server = settings.server_label
+        self.client = httpx.Client(
+            timeout=timeout,
+            headers={"User-Agent": USER_AGENT},
+            http2=False,
+            trust_env=False,
+        )
+        self.requests_sent = 0
+
+    def __enter__(self) -> RestClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.client.close()
+
+    def build(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> Request:
+        return build_request(
+            self.settings, method, path, body=body, params=params, timestamp=int(self.clock())
+        )
+
+    def send_once(self, req: Request) -> Any:
+        httpx = self._httpx
+        headers = {"Content-Type": "application/json"} if req.body is not None else None
+        try:
+            resp = self.client.request(req.method, req.url, content=req.body, headers=headers)
+        except httpx.TimeoutException:
+            raise UnavailableError(f"{self.server} did not answer in time") from None
+        except httpx.TransportError as e:
+            reason = str(e) or e.__class__.__name__
+            raise UnavailableError(f"cannot reach {self.server}: {reason}") from None
+        finally:
+            self.requests_sent += 1
+        return interpret(resp.status_code, resp.content, self.server, resp.headers.get("retry-after"))
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Sign, send and retry on 429, 5xx and network errors (bounded)."""
+        attempt = 0
+        while True:
+            req = self.build(method, path, body=body, params=params)
+            try:
+                return self.send_once(req)
+            except PushcliError as e:
+                if not retryable(e) or attempt >= self.retries:
+                    raise
+                self._sleep(retry_delay(e, attempt))
+                attempt += 1
+
+    # --- the API ------------------------------------------------------------------------------
+
+    def trigger(self, body: dict[str, Any]) -> Any:
+        return self.call("POST", "/events", body=encode_body(body))
+
+    def trigger_batch(self, batch: list[dict[str, Any]]) -> Any:
+        return self.call("POST", "/batch_events", body=encode_body({"batch": batch}))
+
+    def channels(self, prefix: str | None = None, info: str | None = None) -> Any:
+        params = {}
+        if prefix:
+            params["filter_by_prefix"] = prefix
+        if info:
+            params["info"] = info
+        return self.call("GET", "/channels", params=params)
+
+    def channel(self, name: str, info: str | None = None) -> Any:
+        return self.call("GET", f"/channels/{name}", params={"info": info} if info else None)
+
+    def users(self, channel: str) -> Any:
+        return self.call("GET", f"/channels/{channel}/users")
+
+    def terminate(self, user_id: str) -> Any:
+        uid = quote(user_id, safe="")
+        return self.call("POST", f"/users/{uid}/terminate_connections", body=b"{}")
+
+
+def retryable(e: PushcliError) -> bool:
+    if isinstance(e, RejectedError):
+        return e.status == 429
+    return isinstance(e, UnavailableError)
+
+
+def retry_delay(e: PushcliError, attempt: int) -> float:
+    if isinstance(e, RejectedError) and e.retry_after is not None:
+        return e.retry_after
+    return backoff_delay(attempt)
