@@ -127,13 +127,15 @@ def root(
 
 
 def _register() -> None:
-    from pushcli.cli import auth, batch, channels, config, trigger, users
+    from pushcli.cli import auth, batch, channels, config, listen, trigger, users
 
     app.command("trigger")(trigger.trigger)
     app.command("batch")(batch.batch)
     app.command("channels")(channels.channels)
     app.command("channel")(channels.channel)
     app.command("members")(channels.members)
+    app.command("listen")(listen.listen)
+    app.command("client-event")(listen.client_event)
     app.add_typer(users.app, name="users")
     app.add_typer(auth.app, name="auth")
     app.add_typer(config.app, name="config")

@@ -1,0 +1,212 @@
+"""pushcli listen / client-event: the live tail over the WebSocket protocol, and client events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pushcli.cli.options import JsonOpt, read_data, state
+from pushcli.errors import InputError
+
+AuthEndpointOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--auth-endpoint",
+        metavar="URL",
+        help="Authorize channels with your app's auth endpoint (as pusher-js does), "
+        "not the local secret.",
+    ),
+]
+AuthHeaderOpt = Annotated[
+    list[str] | None,
+    typer.Option("--auth-header", metavar='"NAME: VALUE"', help="Header for the auth endpoint (repeatable)."),
+]
+UserIdOpt = Annotated[
+    str | None,
+    typer.Option("--user-id", metavar="ID", help="Presence and signin user id (default pushcli-<random>)."),
+]
+UserInfoOpt = Annotated[
+    str | None, typer.Option("--user-info", metavar="JSON", help="Presence user info as JSON.")
+]
+RetriesOpt = Annotated[
+    int,
+    typer.Option(
+        "--retries", min=1, help="Connection attempts in a row before giving up (exit 6)."
+    ),
+]
+SigninOpt = Annotated[
+    bool,
+    typer.Option(
+        "--signin/--no-signin",
+        help="Sign in as --user-id when the secret is configured (servers with user "
+        "authentication close other connections).",
+    ),
+]
+
+
+def _check_channels(channels: list[str]) -> list[str]:
+    from pushcli import limits
+
+    if not channels:
+        raise InputError("no channel given")
+    for c in channels:
+        if c.startswith("#"):
+            raise InputError(f"{c}: server-to-user channels cannot be subscribed to")
+        limits.check_channel(c)
+    if len(set(channels)) != len(channels):
+        raise InputError("a channel is listed twice")
+    return channels
+
+
+def listen(
+    ctx: typer.Context,
+    channels: Annotated[list[str], typer.Argument(help="Channels to subscribe to.", metavar="CHANNEL")],
+    event: Annotated[
+        list[str] | None,
+        typer.Option("--event", "-e", metavar="GLOB", help="Only events matching this glob (repeatable)."),
+    ] = None,
+    system: Annotated[
+        bool, typer.Option("--system", help="Also show pusher:* and pusher_internal:* frames.")
+    ] = False,
+    count: Annotated[
+        int | None,
+        typer.Option("--count", "-n", min=1, metavar="N", help="Exit 0 after N matching events."),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", metavar="EVENT", help="Exit 0 when this event arrives (printed first)."),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            min=0.001,
+            metavar="SECONDS",
+            help="Give up after this long: exit 8 when --count/--until were not met.",
+        ),
+    ] = None,
+    ready_file: Annotated[
+        Path | None,
+        typer.Option("--ready-file", metavar="PATH", help="Create PATH once every channel is subscribed."),
+    ] = None,
+    auth_endpoint: AuthEndpointOpt = None,
+    auth_header: AuthHeaderOpt = None,
+    user_id: UserIdOpt = None,
+    user_info: UserInfoOpt = None,
+    retries: RetriesOpt = 5,
+    signin: SigninOpt = True,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show events on channels as they arrive: a live view on a terminal, NDJSON otherwise.
+
+    Example: pushcli listen my-channel presence-room --until order-shipped --timeout 30
+    """
+    import asyncio
+
+    from pushcli import authorize, liveview, render, tail
+    from pushcli.realtime import Listener
+
+    settings = state(ctx).settings().require("key", "location")
+    channels = _check_channels(channels)
+    uid = user_id or authorize.default_user_id()
+    authorizer = authorize.build(
+        settings,
+        channels,
+        endpoint=auth_endpoint,
+        headers=auth_header or [],
+        user_id=uid,
+        user_info=user_info,
+    )
+    listener = Listener(
+        settings,
+        channels,
+        authorizer,
+        retries=retries,
+        signin=authorize.signer(settings, uid) if signin else None,
+    )
+    opts = tail.Options(
+        events=event or [],
+        system=system,
+        count=count,
+        until=until,
+        timeout=timeout,
+        ready_file=ready_file,
+    )
+    if render.wants_json(json_out):
+        asyncio.run(tail.listen_for(listener, liveview.NdjsonSink(), opts))
+        return
+    with liveview.LiveSink(settings.ws_base, channels) as sink:
+        asyncio.run(tail.listen_for(listener, sink, opts))
+
+
+def client_event(
+    ctx: typer.Context,
+    channel: Annotated[str, typer.Argument(help="A private- or presence- channel.")],
+    event: Annotated[str, typer.Argument(help="Event name, starting with client-.")],
+    data: Annotated[
+        str | None,
+        typer.Argument(help="JSON (sent as a value) or a plain string; '-' reads stdin, '@file' a file. Default {}."),
+    ] = None,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", min=0, metavar="SECONDS", help="How long to watch for a pusher:error."),
+    ] = 1.0,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", min=0.001, metavar="SECONDS", help="Give up subscribing after this long."),
+    ] = 10.0,
+    auth_endpoint: AuthEndpointOpt = None,
+    auth_header: AuthHeaderOpt = None,
+    user_id: UserIdOpt = None,
+    user_info: UserInfoOpt = None,
+    retries: RetriesOpt = 3,
+    signin: SigninOpt = True,
+) -> None:
+    """Send a client event from a connection of pushcli's own (like a browser would).
+
+    Example: pushcli client-event private-chat client-typing '{"user": "ada"}'
+    """
+    import asyncio
+    import json
+
+    from pushcli import authorize, limits, liveview, tail
+    from pushcli.realtime import Listener
+
+    kind = limits.channel_kind(limits.check_channel(channel))
+    if kind == "public":
+        raise InputError(f"{channel} is public: client events need a private- or presence- channel")
+    if kind == "encrypted":
+        raise InputError(f"{channel}: client events are not allowed on encrypted channels")
+    if kind == "server-to-user":
+        raise InputError(f"{channel}: client events need a private- or presence- channel")
+    limits.check_event_name(event)
+    if not event.startswith("client-"):
+        raise InputError(f"client event names must start with client- (got {event!r})")
+    text = read_data(data)
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = text
+    settings = state(ctx).settings().require("key", "location")
+    uid = user_id or authorize.default_user_id()
+    authorizer = authorize.build(
+        settings,
+        [channel],
+        endpoint=auth_endpoint,
+        headers=auth_header or [],
+        user_id=uid,
+        user_info=user_info,
+    )
+    listener = Listener(
+        settings,
+        [channel],
+        authorizer,
+        retries=retries,
+        signin=authorize.signer(settings, uid) if signin else None,
+    )
+    sink = liveview.NdjsonSink()
+    asyncio.run(
+        tail.send_client_event(listener, sink, channel, event, value, wait=wait, timeout=timeout)
+    )

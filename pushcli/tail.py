@@ -1,0 +1,261 @@
+"""The live tail: what to show, what counts, when to stop (--event, --system, --count, --until,
+--timeout, --ready-file), and client events. Output goes to a sink (see pushcli.liveview).
+
+Works on the items a :class:`pushcli.realtime.Listener` yields; imports nothing heavy itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pushcli.errors import NotArrivedError, RejectedError, UnavailableError
+
+if TYPE_CHECKING:
+    from pushcli.realtime import Item, Listener
+
+
+@dataclass(slots=True)
+class Row:
+    """One line of output. ``kind``: event, system, member, presence."""
+
+    time: float
+    channel: str | None
+    event: str
+    kind: str = "event"
+    data: str | None = None
+    user_id: str | None = None
+    user_info: Any = None
+    members: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class Sink(Protocol):
+    def row(self, row: Row) -> None: ...
+
+    def status(self, text: str, item: Any = None) -> None: ...
+
+    def problem(self, text: str) -> None: ...
+
+    def observe(self, item: Any) -> None: ...
+
+
+@dataclass
+class Options:
+    events: list[str] = field(default_factory=list)
+    system: bool = False
+    count: int | None = None
+    until: str | None = None
+    timeout: float | None = None
+    ready_file: Path | None = None
+
+
+@dataclass
+class Selector:
+    """Pure: which rows are shown, which count toward --count, which end the run (--until)."""
+
+    globs: list[str] = field(default_factory=list)
+    system: bool = False
+    until: str | None = None
+
+    def matches(self, name: str) -> bool:
+        return any(fnmatchcase(name, g) for g in self.globs)
+
+    def is_until(self, row: Row) -> bool:
+        return self.until is not None and fnmatchcase(row.event, self.until)
+
+    def shown(self, row: Row) -> bool:
+        if self.is_until(row):
+            return True
+        if row.kind == "system" and not self.system:
+            return False
+        return not self.globs or self.matches(row.event)
+
+    def counts(self, row: Row) -> bool:
+        """Events count; member, presence and system lines only when a --event glob names them."""
+        if row.kind == "event":
+            return not self.globs or self.matches(row.event)
+        return bool(self.globs) and self.matches(row.event)
+
+
+def rows_for(item: Item) -> list[Row]:
+    from pushcli.realtime import Event, MemberAdded, MemberRemoved, Subscribed
+
+    if isinstance(item, Event):
+        kind = "system" if item.system else "event"
+        return [Row(item.time, item.channel, item.event, kind, item.data, item.user_id, error=item.error)]
+    if isinstance(item, MemberAdded | MemberRemoved):
+        name = "pusher:member_added" if isinstance(item, MemberAdded) else "pusher:member_removed"
+        return [Row(item.time, item.channel, name, "member", None, item.user_id, item.user_info)]
+    if isinstance(item, Subscribed) and item.members is not None:
+        return [
+            Row(item.time, item.channel, "pusher:subscription_succeeded", "presence", members=item.members)
+        ]
+    return []
+
+
+def status_text(item: Item) -> str | None:
+    from pushcli.realtime import Event, Problem, Status, Subscribed
+
+    if isinstance(item, Status):
+        if item.state == "connecting":
+            return f"connecting to {item.detail}"
+        if item.state == "connected":
+            return f"connected (socket id {item.socket_id})"
+        if item.state == "signed_in":
+            return f"signed in as {item.detail}"
+        if item.state == "reconnecting":
+            return f"reconnecting in {item.delay or 0:.1f}s: {item.detail}"
+        return f"{item.state} {item.detail}".strip()
+    if isinstance(item, Subscribed):
+        again = "" if item.first else " again"
+        if item.members is None:
+            return f"subscribed{again} to {item.channel}"
+        n = len(item.members)
+        return f"subscribed{again} to {item.channel} ({n} member{'s' if n != 1 else ''})"
+    if isinstance(item, Event) and item.event == "pusher:cache_miss":
+        return f"{item.channel}: cache miss (nothing cached yet)"
+    if isinstance(item, Problem):
+        code = f" ({item.code})" if item.code is not None else ""
+        where = f"{item.channel}: " if item.channel else ""
+        return f"server error: {where}{item.message}{code}"
+    return None
+
+
+def _write_ready(path: Path, socket_id: str | None) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(f"{socket_id or ''}\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+@dataclass
+class Progress:
+    counted: int = 0
+    shown: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+
+async def _consume(listener: Listener, sink: Sink, opts: Options, progress: Progress) -> None:
+    from pushcli.realtime import Problem, Subscribed
+
+    select = Selector(opts.events, opts.system, opts.until)
+    wanted = set(listener.channels)
+    ready = False
+    async with contextlib.aclosing(listener.items()) as items:
+        async for item in items:
+            sink.observe(item)
+            text = status_text(item)
+            if text is not None:
+                if isinstance(item, Problem):
+                    sink.problem(text)
+                else:
+                    sink.status(text, item)
+            if not ready and isinstance(item, Subscribed) and listener.subscribed >= wanted:
+                ready = True
+                if opts.ready_file is not None:
+                    _write_ready(opts.ready_file, listener.socket_id)
+            for row in rows_for(item):
+                if not select.shown(row):
+                    continue
+                sink.row(row)
+                progress.shown += 1
+                if select.counts(row):
+                    progress.counted += 1
+                if select.is_until(row):
+                    return
+                if opts.count is not None and progress.counted >= opts.count:
+                    return
+
+
+async def run(listener: Listener, sink: Sink, opts: Options) -> None:
+    """Listen until --count/--until is satisfied, --timeout passes, or the task is cancelled."""
+    if opts.ready_file is not None:
+        opts.ready_file.unlink(missing_ok=True)
+    progress = Progress()
+    try:
+        async with asyncio.timeout(opts.timeout):
+            await _consume(listener, sink, opts, progress)
+    except TimeoutError:
+        raise NotArrivedError(_timeout_message(opts, progress, listener)) from None
+    finally:
+        sink.status("closed")
+
+
+def _timeout_message(opts: Options, progress: Progress, listener: Listener) -> str:
+    head = f"timed out after {opts.timeout:g}s"
+    if not listener.subscribed:
+        head += " (not subscribed)"
+    n = progress.counted
+    if opts.count is not None:
+        return f"{head}: {n} of {opts.count} event{'s' if opts.count != 1 else ''} arrived"
+    if opts.until is not None:
+        return f"{head} waiting for {opts.until}: {n} event{'s' if n != 1 else ''} arrived"
+    return f"{head}: {n} event{'s' if n != 1 else ''} arrived"
+
+
+def awaits(opts: Options) -> bool:
+    return opts.count is not None or opts.until is not None
+
+
+async def listen_for(listener: Listener, sink: Sink, opts: Options) -> None:
+    """:func:`run`, but a --timeout without --count/--until is a duration: it ends with 0."""
+    try:
+        await run(listener, sink, opts)
+    except NotArrivedError as e:
+        if awaits(opts):
+            raise
+        sink.status(e.message.replace("timed out", "listened", 1))
+
+
+# --- client events ---------------------------------------------------------------------------
+
+
+async def send_client_event(
+    listener: Listener,
+    sink: Sink,
+    channel: str,
+    event: str,
+    data: Any,
+    *,
+    wait: float,
+    timeout: float,
+) -> str | None:
+    """Subscribe, send ``event``, and watch ``wait`` seconds for a ``pusher:error``.
+
+    Returns the socket id the event was sent from.
+    """
+    from pushcli.realtime import Problem, Subscribed
+
+    async with contextlib.aclosing(listener.items()) as items:
+        try:
+            async with asyncio.timeout(timeout):
+                async for item in items:
+                    _report(sink, item)
+                    if isinstance(item, Subscribed) and item.channel == channel:
+                        break
+        except TimeoutError:
+            raise UnavailableError(f"not subscribed to {channel} within {timeout:g}s") from None
+        await listener.send(event, data, channel)
+        sink.status(f"sent {event} to {channel}; watching {wait:g}s for errors")
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait):
+                async for item in items:
+                    _report(sink, item)
+                    if isinstance(item, Problem):
+                        code = f" ({item.code})" if item.code is not None else ""
+                        raise RejectedError(f"server refused {event}: {item.message}{code}")
+    return listener.socket_id
+
+
+def _report(sink: Sink, item: Item) -> None:
+    from pushcli.realtime import Problem
+
+    text = status_text(item)
+    if text is not None and not isinstance(item, Problem):
+        sink.status(text, item)
