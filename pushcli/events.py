@@ -37,11 +37,14 @@ class BatchParse:
     errors: list[str] = field(default_factory=list)
 
 
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def wire_data(value: Any) -> str:
     """Objects are JSON-encoded once; strings go as they are."""
     if isinstance(value, str):
         return value
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _encode(value)
 
 
 def data_from_text(text: str, *, raw: bool = False) -> str:
@@ -87,6 +90,15 @@ def parse_batch_text(text: str) -> tuple[list[Any], str]:
         if isinstance(doc, dict) and isinstance(doc.get("batch"), list):
             return doc["batch"], "event"
         return [(1, doc)], "line"
+    numbered = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    try:
+        # Fast path: every line is JSON, so the lines joined are one JSON array.
+        values = json.loads("[" + ",".join(line for _, line in numbered) + "]")
+    except ValueError:
+        pass
+    else:
+        if len(values) == len(numbered):
+            return [(n, v) for (n, _), v in zip(numbered, values, strict=True)], "line"
     items: list[Any] = []
     errors: list[str] = []
     for n, line in enumerate(text.splitlines(), 1):
@@ -123,34 +135,36 @@ def validate_items(items: Iterable[Any], unit: str, *, max_data_bytes: int) -> B
     return result
 
 
+_FIELDS = frozenset({"name", "event", "channel", "channels", "data", "socket_id"})
+
+
 def event_from_obj(obj: Any, origin: str, *, max_data_bytes: int) -> list[Event]:
     if not isinstance(obj, dict):
         raise InputError("not a JSON object")
+    if not _FIELDS.issuperset(obj):
+        unknown = sorted(set(obj) - _FIELDS)
+        raise InputError(f"unknown field{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}")
     name = obj.get("name", obj.get("event"))
     if not isinstance(name, str):
         raise InputError('missing "name" (or "event")')
     limits.check_event_name(name)
-    if "channels" in obj:
-        channels = obj["channels"]
+    channels = obj.get("channels")
+    if channels is not None:
         if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
             raise InputError('"channels" must be a list of strings')
-    elif isinstance(obj.get("channel"), str):
-        channels = [obj["channel"]]
+        limits.check_channels(channels, allow_server_to_user=True)
     else:
-        raise InputError('missing "channel" (or "channels")')
-    limits.check_channels(channels, allow_server_to_user=True)
-    if "data" not in obj:
-        data = "{}"
-    else:
-        data = wire_data(obj["data"])
+        channel = obj.get("channel")
+        if not isinstance(channel, str):
+            raise InputError('missing "channel" (or "channels")')
+        limits.check_channel(channel, allow_server_to_user=True)
+        channels = (channel,)
+    data = wire_data(obj["data"]) if "data" in obj else "{}"
     socket_id = obj.get("socket_id")
     if socket_id is not None:
         if not isinstance(socket_id, str):
             raise InputError('"socket_id" must be a string')
         limits.check_socket_id(socket_id)
-    unknown = set(obj) - {"name", "event", "channel", "channels", "data", "socket_id"}
-    if unknown:
-        raise InputError(f"unknown field{'s' if len(unknown) > 1 else ''}: {', '.join(sorted(unknown))}")
     limits.check_data_size(data, max_data_bytes)
     return [Event(c, name, data, socket_id, origin) for c in channels]
 

@@ -86,6 +86,9 @@ def check_socket_id(socket_id: str) -> str:
 
 
 def check_data_size(data: str, max_bytes: int) -> int:
+    # A str's UTF-8 size is at most 4 bytes per character; only encode when it could be over.
+    if len(data) * 4 <= max_bytes:
+        return len(data) if data.isascii() else len(data.encode())
     size = len(data.encode())
     if size > max_bytes:
         raise InputError(f"data too large ({size} bytes > {max_bytes} bytes)")

@@ -4,7 +4,6 @@ Importing this module must stay cheap: commands import the core (httpx, websocke
 rich) inside their bodies.
 """
 
-from __future__ import annotations
 
 import sys
 import traceback
@@ -38,8 +37,72 @@ class State:
         return self._settings
 
 
+#: name -> "module:attribute": a command function, or a Typer app for a command group.
+#: Commands are built only when used: Typer's conversion of a signature costs about a
+#: millisecond each, and ``pushcli --help`` needs only names and one-line helps.
+COMMANDS: dict[str, str] = {}
+
+
+def lazy(name: str, target: str) -> None:
+    COMMANDS[name] = target
+
+
+def _target(name: str) -> Any:
+    import importlib
+
+    module, _, attr = COMMANDS[name].partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _build(name: str, target: Any) -> Any:
+    import typer.main
+
+    if isinstance(target, typer.Typer):
+        cmd = typer.main.get_command(target)
+    else:
+        single = typer.Typer(add_completion=False)
+        single.command(name)(target)
+        cmd = typer.main.get_command(single)
+    cmd.name = name
+    return cmd
+
+
+def _stub(name: str, target: Any) -> Any:
+    """A command with only a name and help, for listing in the root --help."""
+    from typer.core import TyperCommand
+
+    if isinstance(target, typer.Typer):
+        text = target.info.help if isinstance(target.info.help, str) else ""
+    else:
+        text = target.__doc__ or ""
+    return TyperCommand(name=name, help=text, callback=None)
+
+
 class PushcliGroup(TyperGroup):
-    """Maps every error to one line on stderr and its exit code (see errors.ExitCode)."""
+    """Loads commands lazily, and maps every error to one line on stderr and its exit code."""
+
+    _listing = False
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        return [*super().list_commands(ctx), *(n for n in COMMANDS if n not in self.commands)]
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None or cmd_name not in COMMANDS:
+            return cmd
+        target = _target(cmd_name)
+        if self._listing:
+            return _stub(cmd_name, target)
+        cmd = _build(cmd_name, target)
+        self.commands[cmd_name] = cmd
+        return cmd
+
+    def format_help(self, ctx: typer.Context, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
@@ -127,22 +190,24 @@ def root(
 
 
 def _register() -> None:
-    from pushcli.cli import auth, batch, channels, config, listen, trigger, users
-
-    app.command("trigger")(trigger.trigger)
-    app.command("batch")(batch.batch)
-    app.command("channels")(channels.channels)
-    app.command("channel")(channels.channel)
-    app.command("members")(channels.members)
-    app.command("listen")(listen.listen)
-    app.command("client-event")(listen.client_event)
-    app.add_typer(users.app, name="users")
-    app.add_typer(auth.app, name="auth")
-    app.add_typer(config.app, name="config")
+    lazy("trigger", "pushcli.cli.trigger:trigger")
+    lazy("batch", "pushcli.cli.batch:batch")
+    lazy("listen", "pushcli.cli.listen:listen")
+    lazy("client-event", "pushcli.cli.listen:client_event")
+    lazy("channels", "pushcli.cli.channels:channels")
+    lazy("channel", "pushcli.cli.channels:channel")
+    lazy("members", "pushcli.cli.channels:members")
+    lazy("users", "pushcli.cli.users:app")
+    lazy("auth", "pushcli.cli.auth:app")
+    lazy("config", "pushcli.cli.config:app")
 
 
 _register()
 
 
 def main() -> None:
+    if sys.argv[1:] in (["--version"], ["-V"]):
+        # The answer needs none of the command tree that Typer would build first.
+        sys.stdout.write(f"pushcli {__version__}\n")
+        return
     app(prog_name="pushcli")

@@ -1,6 +1,5 @@
 """pushcli auth sign / user: print exactly what an auth endpoint returns."""
 
-from __future__ import annotations
 
 from typing import Annotated
 
@@ -8,7 +7,7 @@ import typer
 
 from pushcli.cli.options import state
 
-app = typer.Typer(help="Generate channel and user authentication signatures.", no_args_is_help=True)
+app = typer.Typer(help="Generate channel and user authentication signatures.", no_args_is_help=True, add_completion=False)
 
 SocketId = Annotated[str, typer.Option("--socket-id", help="The connection's socket id, e.g. 1234.5678.")]
 

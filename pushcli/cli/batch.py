@@ -1,6 +1,5 @@
 """pushcli batch: send many events from a JSON array, {"batch": [...]} or NDJSON."""
 
-from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated

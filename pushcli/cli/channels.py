@@ -1,6 +1,5 @@
 """pushcli channels / channel / members: query the HTTP API."""
 
-from __future__ import annotations
 
 from typing import Annotated
 

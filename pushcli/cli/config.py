@@ -1,6 +1,5 @@
 """pushcli config: manage profiles in the TOML config file."""
 
-from __future__ import annotations
 
 import os
 import sys
@@ -10,7 +9,7 @@ import typer
 
 from pushcli.cli.options import JsonOpt, state
 
-app = typer.Typer(help="Manage credential profiles (TOML config file, written 0600).", no_args_is_help=True)
+app = typer.Typer(help="Manage credential profiles (TOML config file, written 0600).", no_args_is_help=True, add_completion=False)
 
 
 def _path(ctx: typer.Context):  # type: ignore[no-untyped-def]

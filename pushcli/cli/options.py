@@ -1,6 +1,5 @@
 """Shared option types and small helpers for the command modules (no heavy imports)."""
 
-from __future__ import annotations
 
 import sys
 from pathlib import Path

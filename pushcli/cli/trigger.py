@@ -1,6 +1,5 @@
 """pushcli trigger: send one event to one or more channels."""
 
-from __future__ import annotations
 
 from typing import Annotated
 

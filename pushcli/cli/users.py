@@ -1,6 +1,5 @@
 """pushcli users send / terminate: server-to-user events and disconnecting a user."""
 
-from __future__ import annotations
 
 from typing import Annotated
 
@@ -8,7 +7,7 @@ import typer
 
 from pushcli.cli.options import DryRunOpt, JsonOpt, RawOpt, read_data, state
 
-app = typer.Typer(help="Send events to a signed-in user, or terminate their connections.", no_args_is_help=True)
+app = typer.Typer(help="Send events to a signed-in user, or terminate their connections.", no_args_is_help=True, add_completion=False)
 
 UserIdArg = Annotated[str, typer.Argument(help="The user's id (as given at signin).")]
 
