@@ -132,7 +132,11 @@ class Soketi:
         ready_timeout: float = 20.0,
         shutdown_grace_ms: int = 300,
         debug: bool | None = None,
+        webhooks: list[dict[str, Any]] | None = None,
     ) -> None:
+        for hook in webhooks or []:
+            _assert_loopback(hook["url"])
+        self.webhooks = webhooks
         self.log_dir = (
             Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="pushcli-soketi-"))
         )
@@ -307,6 +311,8 @@ class Soketi:
                 "SOKETI_SHUTDOWN_GRACE_PERIOD": str(self.shutdown_grace_ms),
             }
         )
+        if self.webhooks:
+            env["SOKETI_DEFAULT_APP_WEBHOOKS"] = json.dumps(self.webhooks)
         if self.debug:
             env["SOKETI_DEBUG"] = "true"
         return env

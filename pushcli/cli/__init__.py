@@ -199,6 +199,8 @@ def _register() -> None:
     lazy("members", "pushcli.cli.channels:members")
     lazy("users", "pushcli.cli.users:app")
     lazy("auth", "pushcli.cli.auth:app")
+    lazy("webhook", "pushcli.cli.webhook:app")
+    lazy("doctor", "pushcli.cli.doctor:doctor")
     lazy("config", "pushcli.cli.config:app")
 
 

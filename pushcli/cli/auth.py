@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from pushcli.cli.options import state
+from pushcli.cli.options import JsonOpt, state
 
 app = typer.Typer(help="Generate channel and user authentication signatures.", no_args_is_help=True, add_completion=False)
 
@@ -51,3 +51,126 @@ def user(
 
     settings = state(ctx).settings()
     render.print_json(auth.user_auth_response(settings, socket_id, user_data), pretty=False)
+
+
+@app.command("verify")
+def verify(
+    ctx: typer.Context,
+    channel: Annotated[
+        str | None, typer.Argument(help="The channel (omit with --user-data for user authentication).")
+    ] = None,
+    socket_id: SocketId = ...,  # type: ignore[assignment]
+    auth_value: Annotated[
+        str, typer.Option("--auth", help="The auth value to check, KEY:SIGNATURE.")
+    ] = ...,  # type: ignore[assignment]
+    channel_data: Annotated[
+        str | None, typer.Option("--channel-data", help="Presence: the exact channel_data string.")
+    ] = None,
+    user_data: Annotated[
+        str | None, typer.Option("--user-data", help="User authentication: the exact user_data string.")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Check an auth signature; when it is wrong, say what should have been signed and why.
+
+    Example: pushcli auth verify private-orders --socket-id 1234.5678 --auth app-key:6f2c…
+    """
+    from pushcli import diagnose, render
+    from pushcli.errors import InputError, RejectedError
+
+    settings = state(ctx).settings().require("key", "secret")
+    if user_data is not None:
+        if channel_data is not None:
+            raise InputError("give --channel-data or --user-data, not both")
+        verdict = diagnose.verify_user_auth(settings.key, settings.secret, socket_id, auth_value, user_data)
+    else:
+        if channel is None:
+            raise InputError("give a CHANNEL (or --user-data to check user authentication)")
+        verdict = diagnose.verify_channel_auth(
+            settings.key, settings.secret, channel, socket_id, auth_value, channel_data=channel_data
+        )
+    if render.wants_json(json_out):
+        render.print_json(verdict.as_dict())
+    else:
+        render.key_values(
+            [
+                ("verdict", "valid" if verdict.valid else "INVALID"),
+                ("string to sign", verdict.string_to_sign),
+                ("expected auth", verdict.expected),
+                ("given auth", verdict.given),
+                *(("likely cause", c) for c in verdict.causes),
+            ]
+        )
+    if not verdict.valid:
+        raise RejectedError("the signature does not verify" + (f": {verdict.causes[0]}" if verdict.causes else ""))
+
+
+@app.command("serve")
+def serve(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8080,
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    user_id: Annotated[
+        str | None,
+        typer.Option("--user-id", help="Presence/signin user id (default: per request X-User-Id, else user-SOCKET_ID)."),
+    ] = None,
+    user_info: Annotated[
+        str | None, typer.Option("--user-info", help="Presence/signin user info JSON.")
+    ] = None,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option("--cors-origin", help="Allow this browser origin (repeatable; * for any)."),
+    ] = None,
+    deny: Annotated[
+        list[str] | None, typer.Option("--deny", help="Refuse channels matching this glob with 403 (repeatable).")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run a local auth endpoint for front-end development: POST /pusher/auth and /pusher/user-auth.
+
+    Example: pushcli auth serve --port 8080 --cors-origin http://localhost:5173 --deny 'private-admin-*'
+    """
+    from pushcli import render
+    from pushcli.authserver import AuthEndpoint
+    from pushcli.localhttp import is_loopback, make_server
+
+    settings = state(ctx).settings().require("key", "secret")
+    if user_info is not None:
+        from pushcli.auth import parse_json_arg
+
+        parse_json_arg(user_info, "--user-info")
+    as_json = render.wants_json(json_out)
+
+    def log(record: dict) -> None:
+        if as_json:
+            render.print_ndjson([record])
+            return
+        who = f" user {record['user_id']}" if record.get("user_id") else ""
+        what = record.get("channel") or "signin"
+        print(f"{record['time'][11:19]}  {record['status']}  {what}  socket {record['socket_id']}{who}  {record['decision']}", flush=True)
+
+    endpoint = AuthEndpoint(
+        settings, user_id=user_id, user_info=user_info, deny=list(deny or []),
+        cors_origins=list(cors_origin or []), log=log,
+    )
+    server = _bind(make_server, host, port, endpoint)
+    if not is_loopback(host):
+        render.message(f"pushcli: warning: {host} is reachable from other machines; the endpoint signs for anyone")
+    bound = server.server_address[1]
+    render.message(
+        f"pushcli: auth endpoint on http://{host}:{bound}/pusher/auth and /pusher/user-auth "
+        f"(app key {settings.key}); Ctrl-C stops"
+    )
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+
+
+def _bind(make_server, host: str, port: int, handler):  # type: ignore[no-untyped-def]
+    from pushcli.errors import InputError
+
+    try:
+        return make_server(host, port, handler)
+    except OSError as e:
+        raise InputError(f"cannot listen on {host}:{port}: {e.strerror}") from None
