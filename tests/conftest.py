@@ -22,7 +22,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `import servers` from any rootdir
 
-from servers import Soketi, SoketiUnavailable, check_soketi_available  # noqa: E402
+from servers import EmbeddedServer, Soketi, SoketiUnavailable, check_soketi_available  # noqa: E402
 
 SOKETI_FIXTURES = {"soketi", "soketi_restartable", "soketi_env"}
 _PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "ws_proxy", "wss_proxy")
@@ -97,3 +97,31 @@ def soketi_env(soketi: Soketi, monkeypatch: pytest.MonkeyPatch) -> Soketi:
     for name, value in soketi.env().items():
         monkeypatch.setenv(name, value)
     return soketi
+
+
+# --------------------------------------------------------------------------- pushcli serve
+
+
+@pytest.fixture(scope="session")
+def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
+    """One ``pushcli serve`` (subprocess) on 127.0.0.1 for the session, with soketi's test app
+    (123456 / app-key / app-secret) and the same attributes and methods as ``soketi``."""
+    server = EmbeddedServer(tmp_path_factory.mktemp("embedded")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["soketi", "embedded"], ids=["soketi", "embedded"])
+def pusher_server(request: pytest.FixtureRequest) -> Soketi:
+    """The server under test: soketi, then ``pushcli serve`` (same app, same API)."""
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture
+def pusher_server_env(pusher_server: Soketi, monkeypatch: pytest.MonkeyPatch) -> Soketi:
+    """``pusher_server`` with its PUSHER_* variables set in os.environ for this test."""
+    for name, value in pusher_server.env().items():
+        monkeypatch.setenv(name, value)
+    return pusher_server

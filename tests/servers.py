@@ -391,6 +391,118 @@ class _PortTaken(SoketiError):
     pass
 
 
+# --------------------------------------------------------------------------- pushcli serve
+
+
+class EmbeddedServer(Soketi):
+    """``pushcli serve`` in a subprocess on 127.0.0.1, with the same app and the same API as
+    :class:`Soketi` (host, port, key, secret, url, ws_url, env(), pusher_client(), auth helpers,
+    start/stop/kill by pid). ``extra_args`` go to ``pushcli serve`` (e.g. --webhook-url)."""
+
+    def __init__(
+        self,
+        log_dir: Path | str | None = None,
+        *,
+        extra_args: Iterable[str] = (),
+        extra_env: dict[str, str] | None = None,
+        ready_timeout: float = 15.0,
+    ) -> None:
+        log_dir = log_dir or tempfile.mkdtemp(prefix="pushcli-serve-")
+        super().__init__(log_dir, ready_timeout=ready_timeout)
+        self.log_path = self.log_dir / "serve.log"
+        self.extra_args = list(extra_args)
+        self.extra_env = dict(extra_env or {})
+
+    def __repr__(self) -> str:
+        return f"<EmbeddedServer pid={self.pid} port={self.port} running={self.is_running()}>"
+
+    def start(self) -> EmbeddedServer:
+        if self.is_running():
+            raise SoketiError(f"pushcli serve already running (pid {self.pid})")
+        if self.port is not None:
+            self._spawn_and_wait()
+            return self
+        last: Exception | None = None
+        for _ in range(3):
+            (self.port,) = free_tcp_ports(1)
+            try:
+                self._spawn_and_wait()
+                return self
+            except _PortTaken as exc:
+                last = exc
+        raise SoketiError(f"could not start pushcli serve on a free port: {last}")
+
+    def _child_env(self) -> dict[str, str]:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("PUSHER_", "PUSHCLI_", "SOKETI_"))
+            and k.lower() not in ("http_proxy", "https_proxy", "all_proxy")
+        }
+        env.update(
+            {
+                "PUSHER_APP_ID": self.app_id,
+                "PUSHER_APP_KEY": self.key,
+                "PUSHER_APP_SECRET": self.secret,
+                "PUSHCLI_CONFIG": str(self.log_dir / "no-config.toml"),
+                "NO_PROXY": "127.0.0.1,localhost,::1",
+                "no_proxy": "127.0.0.1,localhost,::1",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def _spawn_and_wait(self) -> None:
+        self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        argv = [sys.executable, "-m", "pushcli", "serve", "--host", LOOPBACK,
+                "--port", str(self.port), *self.extra_args]
+        self._log_file.write(f"\n===== {' '.join(argv)} =====\n".encode())
+        self._log_file.flush()
+        self._proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            argv,
+            cwd=self.log_dir,
+            env=self._child_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_parent_death_signal(),  # noqa: PLW1509
+        )
+        deadline = time.monotonic() + self.ready_timeout
+        last_error = "no answer yet"
+        try:
+            while time.monotonic() < deadline:
+                if self._proc.poll() is not None:
+                    if "cannot listen" in self.log_tail(5):
+                        raise _PortTaken(self.log_tail(5))
+                    raise SoketiError(
+                        f"pushcli serve exited with code {self._proc.returncode}; "
+                        f"log {self.log_path}:\n{self.log_tail()}"
+                    )
+                try:
+                    conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=1)
+                    try:
+                        conn.request("GET", "/")
+                        resp = conn.getresponse()
+                        body = resp.read().decode(errors="replace").strip()
+                    finally:
+                        conn.close()
+                    if resp.status == 200 and body == "OK":
+                        self._check_port_is_ours()
+                        return
+                    last_error = f"GET / answered {resp.status} {body[:80]!r}"
+                except OSError as exc:
+                    last_error = f"{type(exc).__name__}: {exc}"
+                time.sleep(0.05)
+            raise SoketiError(
+                f"pushcli serve (pid {self.pid}) not ready on port {self.port} ({last_error}); "
+                f"log:\n{self.log_tail()}"
+            )
+        except BaseException:
+            self.stop(timeout=5)
+            raise
+
+
 def _parent_death_signal() -> Callable[[], None] | None:
     """On Linux, a preexec_fn making the child get SIGTERM if pytest dies without cleaning up
     (e.g. SIGKILL), so no soketi is left running. libc is resolved here, in the parent."""

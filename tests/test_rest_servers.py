@@ -28,9 +28,9 @@ MASTER = base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 
 
 @pytest.fixture
-def server(soketi_env):  # type: ignore[no-untyped-def]
-    """The server under test, with PUSHER_* pointing at it."""
-    return soketi_env
+def server(pusher_server_env):  # type: ignore[no-untyped-def]
+    """The server under test (soketi, then pushcli serve), with PUSHER_* pointing at it."""
+    return pusher_server_env
 
 
 def run(*args: str, input: str | None = None):  # noqa: A002

@@ -1,0 +1,107 @@
+"""pushcli serve: run a Pusher-compatible server (WebSocket + HTTP API) on this machine."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pushcli.cli.options import state
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (this machine only by default).")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", help="Port for WebSocket and the HTTP API.", min=0, max=65535)
+    ] = 6001,
+    app_id: Annotated[
+        str | None, typer.Option("--app-id", help="Serve this app id (secret from env or profile).")
+    ] = None,
+    key: Annotated[str | None, typer.Option("--key", help="Its key.")] = None,
+    apps: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--app",
+            metavar="ID:KEY",
+            help="An app to serve (repeatable); secret from env PUSHCLI_SERVE_SECRET_<ID>.",
+        ),
+    ] = None,
+    apps_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--apps-file",
+            metavar="PATH",
+            help="TOML file with an apps list (id, key, secret or secret_env per app).",
+        ),
+    ] = None,
+    webhook_urls: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--webhook-url", metavar="URL", help="Send signed webhooks here (repeatable)."
+        ),
+    ] = None,
+    activity_timeout: Annotated[
+        int,
+        typer.Option("--activity-timeout", min=1, help="Seconds of client silence before a ping."),
+    ] = 120,
+    pong_timeout: Annotated[
+        float,
+        typer.Option("--pong-timeout", min=0.1, help="Seconds to answer a ping before close 4201."),
+    ] = 30.0,
+    cache_ttl: Annotated[
+        float,
+        typer.Option("--cache-ttl", min=1, help="Seconds a cache channel keeps its last event."),
+    ] = 1800.0,
+    max_data_kb: Annotated[
+        int, typer.Option("--max-data-kb", min=1, help="Largest event data in KB.")
+    ] = 100,
+    no_client_events: Annotated[
+        bool, typer.Option("--no-client-events", help="Refuse client- events.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log every frame and request.")
+    ] = False,
+) -> None:
+    """Run a Pusher-compatible server here: WebSocket and HTTP API on one port.
+
+    With nothing configured it serves the default local app (app-id / app-key / app-secret) on
+    127.0.0.1:6001, where every other pushcli command looks when no profile is set.
+
+    Example: pushcli serve   (then in another terminal: pushcli listen demo)
+    """
+    import dataclasses
+
+    from pushcli.server import apps as server_apps
+
+    st = state(ctx)
+    specs = list(apps or [])
+    if apps_file is None and not specs:
+        st.flags.update({k: v for k, v in {"app_id": app_id, "key": key}.items() if v})
+        app_list = [server_apps.from_settings(st.settings(hint=False))]
+    else:
+        if app_id or key:
+            from pushcli.errors import ConfigError
+
+            raise ConfigError("give either --app-id/--key or --app/--apps-file, not both")
+        app_list = [server_apps.parse_app_spec(s) for s in specs]
+        if apps_file is not None:
+            app_list += server_apps.load_apps_file(apps_file.expanduser())
+    if no_client_events:
+        app_list = [dataclasses.replace(a, client_events=False) for a in app_list]
+    hooks = [server_apps.check_webhook_url(u) for u in webhook_urls or []]
+
+    from pushcli.server import cli_run
+
+    cli_run(
+        app_list,
+        host=host,
+        port=port,
+        limits=server_apps.Limits.with_data_limit(max_data_kb),
+        activity_timeout=activity_timeout,
+        pong_timeout=pong_timeout,
+        cache_ttl=cache_ttl,
+        webhook_urls=hooks,
+        verbose=verbose,
+    )

@@ -1,0 +1,209 @@
+"""The embedded Pusher-compatible server (``pushcli serve``).
+
+One port for WebSocket (protocol 7 at ``/app/{key}``) and the HTTP API (``/apps/{id}/...``), on
+asyncio: h11 parses HTTP, websockets' sans-I/O protocol handles WebSocket frames (transport.py);
+the Pusher semantics live in protocol.py (connections), http_api.py (REST) and state.py.
+
+Use in-process::
+
+    server = Server([App("123", "key", "secret")], port=0)
+    await server.start()      # server.port is the bound port
+    ...
+    await server.stop()       # clients are closed with 4200
+
+or ``run(server)`` to serve until SIGINT / SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import secrets
+import signal
+import time
+from collections.abc import Callable, Iterable
+
+from pushcli.server.apps import App, AppRegistry, Limits
+from pushcli.server.http_api import Api
+from pushcli.server.protocol import Session
+from pushcli.server.state import AppState
+from pushcli.server.transport import Connection
+from pushcli.server.webhooks import WebhookSender
+
+__all__ = ["App", "Limits", "Server", "run"]
+
+log = logging.getLogger("pushcli.server")
+HTTP_KEEPALIVE_SECONDS = 75.0
+
+
+class Server:
+    def __init__(
+        self,
+        apps: Iterable[App],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 6001,
+        limits: Limits | None = None,
+        activity_timeout: int = 120,
+        pong_timeout: float = 30.0,
+        cache_ttl: float = 1800.0,
+        webhook_urls: Iterable[str] = (),
+        webhook_batch_seconds: float = 0.5,
+    ) -> None:
+        self.registry = AppRegistry(apps)
+        self.host = host
+        self.port = port
+        self.limits = limits or Limits()
+        self.activity_timeout = activity_timeout
+        self.pong_timeout = pong_timeout
+        self.webhooks = WebhookSender(tuple(webhook_urls), batch_seconds=webhook_batch_seconds)
+        self.states = {
+            app.id: AppState(
+                app,
+                cache_ttl=cache_ttl,
+                notify=self.webhooks.add if self.webhooks.wants(app) else None,
+            )
+            for app in self.registry
+        }
+        self.api = Api(self.registry, self.states, self.limits)
+        self.connections: set[Connection] = set()
+        self.closing = False
+        self._ids = itertools.count(1)
+        self._listener: asyncio.Server | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self._stopped = asyncio.Event()
+
+    def next_socket_id(self) -> str:
+        return f"{secrets.randbelow(10**9)}.{next(self._ids)}"
+
+    @property
+    def sessions(self) -> list[Session]:
+        return [c.session for c in self.connections if c.session is not None and c.session.open]
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._listener = await loop.create_server(
+            lambda: Connection(self), self.host, self.port, reuse_address=True, backlog=4096
+        )
+        sock = self._listener.sockets[0]
+        self.port = sock.getsockname()[1]
+        self._sweeper = loop.create_task(self._sweep())
+
+    async def _sweep(self) -> None:
+        """Once a second: keep-alive pings, 4201 for silent clients, idle HTTP, expired cache."""
+        interval = max(0.2, min(1.0, self.activity_timeout / 4, self.pong_timeout / 4))
+        while True:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            for conn in list(self.connections):
+                session = conn.session
+                if session is not None:
+                    if session.open:
+                        session.check_alive(now, self.pong_timeout)
+                elif conn.idle_http(now, HTTP_KEEPALIVE_SECONDS) and conn.transport is not None:
+                    conn.transport.close()
+            for state in self.states.values():
+                state.expire_cache()
+
+    async def stop(self, grace: float = 2.0) -> None:
+        """Stop accepting, close every client with 4200, send queued webhooks."""
+        if self.closing:
+            await self._stopped.wait()
+            return
+        self.closing = True
+        if self._listener is not None:
+            self._listener.close()
+        for state in self.states.values():
+            state.quiet = True
+        for conn in list(self.connections):
+            conn.shutdown()
+        deadline = time.monotonic() + grace
+        while self.connections and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        for conn in list(self.connections):
+            if conn.transport is not None:
+                conn.transport.abort()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        await self.webhooks.close()
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._listener.wait_closed(), 1.0)
+        self._stopped.set()
+
+    async def serve_forever(self) -> None:
+        await self._stopped.wait()
+
+
+def run(server: Server, on_ready: Callable[[Server], None] | None = None) -> None:
+    """Serve until SIGINT or SIGTERM, then shut down cleanly (clients get 4200)."""
+
+    async def main() -> None:
+        await server.start()
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        if on_ready is not None:
+            on_ready(server)
+        await stop.wait()
+        log.info("shutting down: closing %d connection(s) with 4200", len(server.sessions))
+        await server.stop()
+
+    asyncio.run(main())
+
+
+def cli_run(
+    apps: list[App],
+    *,
+    host: str,
+    port: int,
+    verbose: bool = False,
+    **options: object,
+) -> None:
+    """``pushcli serve``: log to stderr, serve until Ctrl-C / SIGTERM."""
+    import sys
+
+    from pushcli.errors import UnavailableError
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG if verbose else logging.INFO)
+    log.propagate = False
+    server = Server(apps, host=host, port=port, **options)  # type: ignore[arg-type]
+
+    def ready(srv: Server) -> None:
+        shown = f"[{srv.host}]" if ":" in srv.host else srv.host
+        log.info(
+            "pushcli serve: listening on %s:%d (WebSocket /app/{key}, HTTP API /apps/{id})",
+            shown,
+            srv.port,
+        )
+        for app in srv.registry:
+            log.info(
+                "  app %s  key %s  client events %s",
+                app.id,
+                app.key,
+                "on" if app.client_events else "off",
+            )
+        if srv.webhooks.urls:
+            log.info("  webhooks to %s", ", ".join(srv.webhooks.urls))
+        if host not in ("127.0.0.1", "::1", "localhost"):
+            log.warning("  warning: %s is reachable from other machines (plain HTTP, no TLS)", host)
+        log.info("Ctrl-C to stop")
+        sys.stderr.flush()
+
+    try:
+        run(server, ready)
+    except OSError as e:
+        raise UnavailableError(
+            f"cannot listen on {host}:{port}: {e.strerror or e}",
+            hint="is another server (soketi, pushcli serve) running there? choose another --port",
+        ) from None
+    finally:
+        log.removeHandler(handler)

@@ -1,0 +1,344 @@
+"""One TCP connection: HTTP/1.1 parsed by h11, upgraded to WebSocket with websockets' sans-I/O
+``ServerProtocol``.
+
+The same port serves the HTTP API and WebSocket connections (like soketi). h11 reads requests
+(keep-alive, pipelining, bodies, malformed input); a request to ``/app/{key}`` asking for an
+upgrade is handed to websockets, which validates the handshake and then parses frames. Outgoing
+server frames are complete byte strings written straight to the transport (see wire.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from http import HTTPStatus
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs
+
+import h11
+from websockets.datastructures import Headers
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request as WsRequest
+from websockets.protocol import OPEN
+from websockets.server import ServerProtocol
+
+from pushcli.server import wire
+from pushcli.server.http_api import Reply, error_reply
+from pushcli.server.protocol import PROTOCOL_VERSIONS, Session
+
+if TYPE_CHECKING:
+    from pushcli.server import Server
+
+log = logging.getLogger("pushcli.server")
+_ws_log = logging.getLogger("websockets.server")
+CLOSE_TIMEOUT = 3.0
+#: a connection whose unsent output grows past this is too slow to keep up: it is dropped
+MAX_WRITE_BUFFER = 16 * 1024 * 1024
+
+
+class Connection(asyncio.Protocol):
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+        self.peer = "?"
+        self.http: h11.Connection | None = h11.Connection(
+            h11.SERVER, max_incomplete_event_size=16384
+        )
+        self.request: h11.Request | None = None
+        self.body: list[bytes] = []
+        self.body_size = 0
+        self.ws: ServerProtocol | None = None
+        self.ws_open = False
+        self.session: Session | None = None
+        self.fragments: list[bytes] | None = None
+        self.last_active = time.monotonic()
+        self._close_timer: asyncio.TimerHandle | None = None
+
+    # ---- asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.set_write_buffer_limits(high=MAX_WRITE_BUFFER)
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.server.connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.ws is not None:
+            self._ws_received(data)
+        else:
+            self.last_active = time.monotonic()
+            self._http_received(data)
+
+    def eof_received(self) -> bool:
+        if self.ws is not None:
+            self.ws.receive_eof()
+            self._ws_flush()
+        return False  # the transport closes itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.ws_open = False
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+        if self.session is not None:
+            ws = self.ws
+            close = (ws.close_rcvd or ws.close_sent) if ws is not None else None
+            code = close.code if close is not None else None
+            log.info(
+                "disconnected %s (%s)%s",
+                self.session.socket_id,
+                self.peer,
+                f" code {code}" if code else "",
+            )
+            self.session.closed()
+        self.server.connections.discard(self)
+
+    def pause_writing(self) -> None:
+        log.warning(
+            "dropping %s (%s): it does not read fast enough (%d bytes waiting)",
+            self.session.socket_id if self.session else "connection",
+            self.peer,
+            self.transport.get_write_buffer_size() if self.transport else 0,
+        )
+        self.ws_open = False
+        if self.session is not None:
+            self.session.closed()
+        if self.transport is not None:
+            self.transport.abort()
+
+    # ---- HTTP
+
+    def _http_received(self, data: bytes) -> None:
+        conn = self.http
+        assert conn is not None and self.transport is not None
+        try:
+            conn.receive_data(data)
+            while True:
+                event = conn.next_event()
+                if event is h11.NEED_DATA:
+                    return
+                if isinstance(event, h11.Request):
+                    self.request, self.body, self.body_size = event, [], 0
+                    if self._too_large(event):
+                        return
+                    if conn.they_are_waiting_for_100_continue:
+                        self.transport.write(
+                            conn.send(h11.InformationalResponse(status_code=100, headers=[]))
+                        )
+                elif isinstance(event, h11.Data):
+                    self.body_size += len(event.data)
+                    if self.body_size > self.server.limits.max_request_body_bytes:
+                        return self._respond(error_reply(413, "Request body too large"), close=True)
+                    self.body.append(event.data)
+                elif isinstance(event, h11.EndOfMessage):
+                    if self._is_upgrade():
+                        return self._upgrade()
+                    self._dispatch()
+                    if conn.our_state is h11.MUST_CLOSE or self.transport.is_closing():
+                        self.transport.close()
+                        return
+                    if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+                        conn.start_next_cycle()
+                elif isinstance(event, h11.ConnectionClosed):
+                    self.transport.close()
+                    return
+                else:  # PAUSED: waiting for our answer or a protocol switch
+                    return
+        except h11.RemoteProtocolError as e:
+            status = e.error_status_hint if 400 <= e.error_status_hint < 600 else 400
+            self._respond(error_reply(status, f"Bad HTTP request: {e}"), close=True)
+
+    def _too_large(self, request: h11.Request) -> bool:
+        for name, value in request.headers:
+            if name == b"content-length" and int(value) > self.server.limits.max_request_body_bytes:
+                self._respond(error_reply(413, "Request body too large"), close=True)
+                return True
+        return False
+
+    def _dispatch(self) -> None:
+        assert self.request is not None
+        method = self.request.method.decode("ascii", "replace")
+        target = self.request.target.decode("ascii", "replace")
+        if target.startswith("/app/"):
+            reply = error_reply(
+                426, "This is a WebSocket endpoint: connect with a WebSocket client"
+            )
+            reply.headers.append(("Upgrade", "websocket"))
+        else:
+            reply = self.server.api.handle(method, target, b"".join(self.body), time.time())
+        self.body = []
+        self._respond(reply)
+
+    def _respond(self, reply: Reply, *, close: bool = False) -> None:
+        conn, transport = self.http, self.transport
+        assert conn is not None and transport is not None
+        headers = [
+            ("Content-Type", reply.content_type),
+            ("Content-Length", str(len(reply.body))),
+            ("Server", "pushcli"),
+            *reply.headers,
+        ]
+        if close:
+            headers.append(("Connection", "close"))
+        try:
+            if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+                reason = HTTPStatus(reply.status).phrase.encode()
+                out = conn.send(
+                    h11.Response(status_code=reply.status, headers=headers, reason=reason)
+                )
+                out += conn.send(h11.Data(data=reply.body)) or b""
+                out += conn.send(h11.EndOfMessage()) or b""
+                transport.write(out)
+        except h11.LocalProtocolError:
+            close = True
+        if close:
+            transport.close()
+
+    # ---- upgrade to WebSocket
+
+    def _is_upgrade(self) -> bool:
+        assert self.request is not None
+        if not self.request.target.startswith(b"/app/") or self.request.method != b"GET":
+            return False
+        return any(n == b"upgrade" and v.lower() == b"websocket" for n, v in self.request.headers)
+
+    def _upgrade(self) -> None:
+        assert self.request is not None and self.http is not None and self.transport is not None
+        target = self.request.target.decode("ascii", "replace")
+        headers = Headers(
+            [(n.decode("latin-1"), v.decode("latin-1")) for n, v in self.request.headers]
+        )
+        ws = ServerProtocol(
+            state=OPEN, max_size=self.server.limits.max_message_bytes, logger=_ws_log
+        )
+        response = ws.accept(WsRequest(target, headers))
+        self.transport.write(response.serialize())
+        if response.status_code != 101:
+            self.transport.close()
+            return
+        trailing, _ = self.http.trailing_data
+        self.http, self.request, self.ws, self.ws_open = None, None, ws, True
+        self._open_session(target)
+        if trailing and self.ws_open:
+            self._ws_received(bytes(trailing))
+
+    def _open_session(self, target: str) -> None:
+        path, _, query = target.partition("?")
+        key = path[len("/app/") :]
+        server = self.server
+        app = server.registry.by_key.get(key)
+        if server.closing:
+            return self._refuse(4200, "Server is shutting down. Please reconnect shortly.")
+        if app is None:
+            log.info("refused %s: unknown app key %r", self.peer, key[:100])
+            return self._refuse(4001, f"App key {key[:100]} does not exist.")
+        version = parse_qs(query).get("protocol", [None])[0]
+        if version is None:
+            return self._refuse(4008, "No protocol version supplied (add ?protocol=7).")
+        if not version.isdigit() or int(version) not in PROTOCOL_VERSIONS:
+            return self._refuse(
+                4007, f"Unsupported protocol version {version[:20]} (7 is supported)."
+            )
+        self.session = Session(
+            server.states[app.id],
+            self,
+            server.next_socket_id(),
+            limits=server.limits,
+            activity_timeout=server.activity_timeout,
+            log=log,
+        )
+        log.info("connected %s (%s) app %s", self.session.socket_id, self.peer, app.id)
+        self.session.start()
+
+    def _refuse(self, code: int, message: str) -> None:
+        self.write(wire.error(code, message))
+        self.close(code, message)
+
+    # ---- WebSocket
+
+    def write(self, data: bytes) -> None:
+        if self.ws_open:
+            self.transport.write(data)  # type: ignore[union-attr]
+
+    def close(self, code: int, reason: str) -> None:
+        """Start the closing handshake (the session has already been forgotten)."""
+        if not self.ws_open or self.ws is None:
+            return
+        self.ws_open = False
+        self.ws.send_close(code, reason.encode()[:120].decode(errors="ignore"))
+        self._ws_flush()
+
+    def _ws_received(self, data: bytes) -> None:
+        ws = self.ws
+        assert ws is not None
+        ws.receive_data(data)
+        frames = ws.events_received()
+        session = self.session
+        if session is not None and frames:
+            session.touch()
+        for frame in frames:
+            if not isinstance(frame, Frame):
+                continue
+            op = frame.opcode
+            if op is Opcode.TEXT or op is Opcode.BINARY:
+                if frame.fin:
+                    self._message(frame.data)
+                else:
+                    self.fragments = [bytes(frame.data)]
+            elif op is Opcode.CONT and self.fragments is not None:
+                self.fragments.append(bytes(frame.data))
+                if frame.fin:
+                    data, self.fragments = b"".join(self.fragments), None
+                    self._message(data)
+            elif op is Opcode.CLOSE:
+                self.ws_open = False
+                if session is not None:
+                    session.closed()
+        self._ws_flush()
+
+    def _message(self, data: bytes | bytearray | memoryview) -> None:
+        session = self.session
+        if session is None or not session.open:
+            return
+        try:
+            text = bytes(data).decode()
+        except UnicodeDecodeError:
+            session.send(wire.error(None, "Invalid message: not UTF-8"))
+            return
+        session.received(text)
+
+    def _ws_flush(self) -> None:
+        ws, transport = self.ws, self.transport
+        assert ws is not None and transport is not None
+        for chunk in ws.data_to_send():
+            if chunk:
+                transport.write(chunk)
+            else:  # end of stream: the closing handshake is over (or the peer is gone)
+                transport.close()
+        if ws.close_expected() and self._close_timer is None:
+            self.ws_open = False
+            if self.session is not None:
+                self.session.closed()
+            self._close_timer = asyncio.get_running_loop().call_later(
+                CLOSE_TIMEOUT, transport.abort
+            )
+
+    # ---- shutdown and housekeeping
+
+    def shutdown(self) -> None:
+        """Server shutdown: WebSocket clients get 4200, idle HTTP connections are closed."""
+        if self.session is not None and self.session.open:
+            self.session.terminate(4200, "Server closed. Please reconnect shortly.")
+        elif self.ws is None and self.transport is not None:
+            if self.http is None or self.http.their_state is h11.IDLE:
+                self.transport.close()
+
+    def idle_http(self, now: float, keepalive: float) -> bool:
+        return (
+            self.ws is None
+            and self.http is not None
+            and self.http.their_state is h11.IDLE
+            and now - self.last_active > keepalive
+        )

@@ -1,0 +1,52 @@
+"""Server → client messages: JSON text once, then one WebSocket frame for every recipient.
+
+A server's frames are never masked and this server negotiates no extension, so the bytes of a
+frame are the same for every connection: fan-out encodes once and writes the same bytes to each
+subscriber's transport.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from websockets.frames import Frame, Opcode
+
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def dumps(obj: Any) -> str:
+    return _encode(obj)
+
+
+def frame(payload: str | bytes) -> bytes:
+    """A complete, unmasked WebSocket text frame."""
+    data = payload.encode() if isinstance(payload, str) else payload
+    return Frame(Opcode.TEXT, data).serialize(mask=False)
+
+
+def message(event: str, data: Any = None, channel: str | None = None, **extra: Any) -> bytes:
+    """The frame of ``{"event", "channel"?, "data"?, ...}``; ``data`` is sent as given."""
+    obj: dict[str, Any] = {"event": event}
+    if channel is not None:
+        obj["channel"] = channel
+    if data is not None:
+        obj["data"] = data
+    obj.update(extra)
+    return frame(_encode(obj))
+
+
+def internal(event: str, data: Any, channel: str | None = None) -> bytes:
+    """A ``pusher:`` / ``pusher_internal:`` message: ``data`` JSON-encoded into a string."""
+    return message(event, _encode(data), channel)
+
+
+def error(code: int | None, text: str) -> bytes:
+    """``pusher:error``; its data is an object (as Pusher and soketi send it)."""
+    return message("pusher:error", {"code": code, "message": text})
+
+
+def payload(data: bytes) -> bytes:
+    """The payload of one unmasked frame built by :func:`frame` (for logs)."""
+    n = data[1] & 0x7F
+    return data[2 + (2 if n == 126 else 8 if n == 127 else 0) :]
