@@ -42,9 +42,7 @@ def check_user_info(user_info: str | None) -> None:
 class LocalAuthorizer:
     """Signs subscriptions with the profile's secret (as an app's auth endpoint would)."""
 
-    def __init__(
-        self, settings: Settings, *, user_id: str, user_info: str | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, *, user_id: str, user_info: str | None = None) -> None:
         self.settings = settings
         self.user_id = user_id
         self.user_info = user_info
@@ -79,7 +77,9 @@ class LocalAuthorizer:
 class EndpointAuthorizer:
     """Asks the app's auth endpoint, exactly as pusher-js does (form POST, extra headers)."""
 
-    def __init__(self, url: str, headers: list[tuple[str, str]] | None = None, timeout: float = 10.0):
+    def __init__(
+        self, url: str, headers: list[tuple[str, str]] | None = None, timeout: float = 10.0
+    ):
         if not url.startswith(("http://", "https://")):
             raise InputError(f"--auth-endpoint must be an http(s) URL, not {url!r}")
         self.url = url
@@ -115,7 +115,9 @@ class EndpointAuthorizer:
         try:
             key = base64.b64decode(answer["shared_secret"], validate=True)
         except (KeyError, binascii.Error, ValueError):
-            raise RejectedError(f"auth endpoint gave no valid shared_secret for {channel}") from None
+            raise RejectedError(
+                f"auth endpoint gave no valid shared_secret for {channel}"
+            ) from None
         if len(key) != 32:
             raise RejectedError(f"auth endpoint's shared_secret for {channel} is not 32 bytes")
         return lambda wire: open_secretbox(wire, key)
@@ -169,7 +171,9 @@ def open_secretbox(wire: str, key: bytes) -> str:
     try:
         return nacl.secret.SecretBox(key).decrypt(ciphertext, nonce).decode()
     except (nacl.exceptions.CryptoError, ValueError, UnicodeDecodeError):
-        raise crypto.DecryptError("cannot decrypt: wrong shared secret or corrupted payload") from None
+        raise crypto.DecryptError(
+            "cannot decrypt: wrong shared secret or corrupted payload"
+        ) from None
 
 
 def build(

@@ -108,7 +108,9 @@ def _summary(row: Row) -> str:
 class LiveSink:
     """A rich Live view: header, members of presence channels, the latest events."""
 
-    def __init__(self, server: str, channels: list[str], *, max_rows: int = 200, fps: float = 8) -> None:
+    def __init__(
+        self, server: str, channels: list[str], *, max_rows: int = 200, fps: float = 8
+    ) -> None:
         self.server = server
         self.channels = list(channels)
         self.fps = fps
@@ -136,6 +138,8 @@ class LiveSink:
     def status(self, text: str, item: Any = None) -> None:
         with self._lock:
             self.message = text
+            if text == "closed":
+                self.state = "closed"
 
     def problem(self, text: str) -> None:
         with self._lock:
@@ -146,7 +150,8 @@ class LiveSink:
 
         with self._lock:
             if isinstance(item, Status):
-                self.state = item.state
+                if item.state != "signed_in":
+                    self.state = item.state
                 if item.state == "connected":
                     self.socket_id = item.socket_id
                     if self._connected_before:
@@ -202,7 +207,7 @@ class LiveSink:
             subscribed = [c for c in self.channels if c in self.subscribed]
             events, reconnects = self.events, self.reconnects
         rate = self._rate(events)
-        colour = {"connected": "green", "signed_in": "green", "reconnecting": "yellow"}.get(state, "")
+        colour = {"connected": "green", "reconnecting": "yellow"}.get(state, "")
         head = Table.grid(padding=(0, 2))
         head.add_row(
             Text(state, style=f"bold {colour}".strip()),
@@ -220,7 +225,9 @@ class LiveSink:
         used = 3 + len(parts)
         for channel, who in members.items():
             names = ", ".join(sorted(who)[:50]) + (" …" if len(who) > 50 else "")
-            parts.append(Text(f"{channel} — {len(who)} members: {names}", overflow="ellipsis", no_wrap=True))
+            parts.append(
+                Text(f"{channel} — {len(who)} members: {names}", overflow="ellipsis", no_wrap=True)
+            )
             used += 1
         height = self._live.console.height if self._live is not None else 24
         visible = max(1, height - used - 4)
@@ -233,7 +240,8 @@ class LiveSink:
         for row in rows[-visible:]:
             style = "red" if row.error else ("dim" if row.kind == "system" else "")
             table.add_row(
-                time.strftime("%H:%M:%S", time.localtime(row.time)) + f".{int(row.time % 1 * 1000):03d}",
+                time.strftime("%H:%M:%S", time.localtime(row.time))
+                + f".{int(row.time % 1 * 1000):03d}",
                 row.channel or "",
                 row.event,
                 row.user_id or "",

@@ -13,7 +13,7 @@ import contextlib
 import json
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -28,7 +28,7 @@ from pushcli.profiles import Settings
 PROTOCOL = 7
 PONG_TIMEOUT = 30.0
 MAX_ACTIVITY_TIMEOUT = 120.0
-BACKOFF_BASE = 0.5
+BACKOFF_BASE = 1.0
 BACKOFF_CAP = 30.0
 CloseAction = Literal["fatal", "backoff", "now", "tls"]
 
@@ -127,10 +127,10 @@ def close_action(code: int | None) -> CloseAction:
 
 
 def backoff_delay(attempt: int, rng: random.Random | None = None) -> float:
-    """Exponential backoff with jitter: attempt 0 → 0.25–0.5 s, doubling, capped at 30 s."""
+    """Exponential backoff with jitter: attempt 0 → 0.5–1 s, doubling, capped at 30 s."""
     ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** min(attempt, 16)))
     r = (rng or random).random()
-    return ceiling / 2 + r * ceiling / 2
+    return float(ceiling / 2 + r * ceiling / 2)
 
 
 def ws_url(settings: Settings) -> str:
@@ -212,7 +212,7 @@ class Listener:
             raise UnavailableError("not connected")
         await self._ws.send(_frame(event, data, channel))
 
-    async def items(self) -> AsyncIterator[Item]:
+    async def items(self) -> AsyncGenerator[Item, None]:
         """Connect, subscribe and yield until the consumer stops or a fatal error is raised."""
         failures = 0  # connect attempts in a row that did not reach connection_established
         backoffs = 0  # backoff steps since the last fully subscribed session
@@ -242,13 +242,16 @@ class Listener:
                         ) from None
                     delay = backoff_delay(failures - 1, self.rng)
                     continue
-                established, action = False, "backoff"
+                established = False
+                action: CloseAction = "backoff"
                 try:
                     async with contextlib.aclosing(self._session()) as session:
                         async for item in session:
                             if isinstance(item, Status) and item.state == "connected":
                                 established, failures = True, 0
-                            if isinstance(item, Subscribed) and self.subscribed >= set(self.channels):
+                            if isinstance(item, Subscribed) and self.subscribed >= set(
+                                self.channels
+                            ):
                                 backoffs = 0
                             yield item
                 except _Lost as lost:
@@ -288,7 +291,7 @@ class Listener:
 
     # --- one connection ----------------------------------------------------------------------
 
-    async def _session(self) -> AsyncIterator[Item]:
+    async def _session(self) -> AsyncGenerator[Item, None]:
         """Yield the items of one connection; raise _Lost when it ends."""
         assert self._ws is not None
         ws = self._ws
@@ -420,7 +423,10 @@ class Listener:
             message = str(d.get("message") or d.get("error") or data or "unknown error")
             self._last_error = (code, message)
             if code is not None and 4000 <= code < 4100:
-                raise RejectedError(f"server refused the connection: {message} ({code})")
+                hint = None
+                if code == 4009 and self.signin is not None:
+                    hint = "pushcli signs in with the app secret: check it, or use --no-signin"
+                raise RejectedError(f"server refused the connection: {message} ({code})", hint=hint)
             return [Problem(now, message, channel, code)]
         if event == "pusher:subscription_error":
             status = d.get("status")
@@ -437,8 +443,10 @@ class Listener:
         if event == "pusher_internal:subscription_succeeded":
             members = None
             if limits.channel_kind(channel) == "presence":
-                presence = d.get("presence") if isinstance(d.get("presence"), dict) else {}
-                hash_ = presence.get("hash") if isinstance(presence.get("hash"), dict) else {}
+                presence = d.get("presence")
+                presence = presence if isinstance(presence, dict) else {}
+                hash_ = presence.get("hash")
+                hash_ = hash_ if isinstance(hash_, dict) else {}
                 members = {str(k): v for k, v in hash_.items()}
                 for uid in presence.get("ids") or []:
                     members.setdefault(str(uid), None)

@@ -89,13 +89,23 @@ def rows_for(item: Item) -> list[Row]:
 
     if isinstance(item, Event):
         kind = "system" if item.system else "event"
-        return [Row(item.time, item.channel, item.event, kind, item.data, item.user_id, error=item.error)]
+        return [
+            Row(
+                item.time, item.channel, item.event, kind, item.data, item.user_id, error=item.error
+            )
+        ]
     if isinstance(item, MemberAdded | MemberRemoved):
         name = "pusher:member_added" if isinstance(item, MemberAdded) else "pusher:member_removed"
         return [Row(item.time, item.channel, name, "member", None, item.user_id, item.user_info)]
     if isinstance(item, Subscribed) and item.members is not None:
         return [
-            Row(item.time, item.channel, "pusher:subscription_succeeded", "presence", members=item.members)
+            Row(
+                item.time,
+                item.channel,
+                "pusher:subscription_succeeded",
+                "presence",
+                members=item.members,
+            )
         ]
     return []
 
@@ -138,6 +148,7 @@ def _write_ready(path: Path, socket_id: str | None) -> None:
 class Progress:
     counted: int = 0
     shown: int = 0
+    ready: bool = False
     started: float = field(default_factory=time.monotonic)
 
 
@@ -146,7 +157,6 @@ async def _consume(listener: Listener, sink: Sink, opts: Options, progress: Prog
 
     select = Selector(opts.events, opts.system, opts.until)
     wanted = set(listener.channels)
-    ready = False
     async with contextlib.aclosing(listener.items()) as items:
         async for item in items:
             sink.observe(item)
@@ -156,8 +166,12 @@ async def _consume(listener: Listener, sink: Sink, opts: Options, progress: Prog
                     sink.problem(text)
                 else:
                     sink.status(text, item)
-            if not ready and isinstance(item, Subscribed) and listener.subscribed >= wanted:
-                ready = True
+            if (
+                not progress.ready
+                and isinstance(item, Subscribed)
+                and listener.subscribed >= wanted
+            ):
+                progress.ready = True
                 if opts.ready_file is not None:
                     _write_ready(opts.ready_file, listener.socket_id)
             for row in rows_for(item):
@@ -182,15 +196,18 @@ async def run(listener: Listener, sink: Sink, opts: Options) -> None:
         async with asyncio.timeout(opts.timeout):
             await _consume(listener, sink, opts, progress)
     except TimeoutError:
-        raise NotArrivedError(_timeout_message(opts, progress, listener)) from None
+        raise NotArrivedError(_timeout_message(opts, progress)) from None
     finally:
         sink.status("closed")
 
 
-def _timeout_message(opts: Options, progress: Progress, listener: Listener) -> str:
-    head = f"timed out after {opts.timeout:g}s"
-    if not listener.subscribed:
-        head += " (not subscribed)"
+def _timeout_message(opts: Options, progress: Progress) -> str:
+    if awaits(opts):
+        head = f"timed out after {opts.timeout:g}s"
+    else:
+        head = f"listened for {opts.timeout:g}s"
+    if not progress.ready:
+        head += " (never subscribed to every channel)"
     n = progress.counted
     if opts.count is not None:
         return f"{head}: {n} of {opts.count} event{'s' if opts.count != 1 else ''} arrived"
@@ -210,7 +227,7 @@ async def listen_for(listener: Listener, sink: Sink, opts: Options) -> None:
     except NotArrivedError as e:
         if awaits(opts):
             raise
-        sink.status(e.message.replace("timed out", "listened", 1))
+        sink.status(e.message)
 
 
 # --- client events ---------------------------------------------------------------------------

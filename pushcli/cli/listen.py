@@ -1,7 +1,5 @@
 """pushcli listen / client-event: the live tail over the WebSocket protocol, and client events."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 
@@ -21,11 +19,15 @@ AuthEndpointOpt = Annotated[
 ]
 AuthHeaderOpt = Annotated[
     list[str] | None,
-    typer.Option("--auth-header", metavar='"NAME: VALUE"', help="Header for the auth endpoint (repeatable)."),
+    typer.Option(
+        "--auth-header", metavar='"NAME: VALUE"', help="Header for the auth endpoint (repeatable)."
+    ),
 ]
 UserIdOpt = Annotated[
     str | None,
-    typer.Option("--user-id", metavar="ID", help="Presence and signin user id (default pushcli-<random>)."),
+    typer.Option(
+        "--user-id", metavar="ID", help="Presence and signin user id (default pushcli-<random>)."
+    ),
 ]
 UserInfoOpt = Annotated[
     str | None, typer.Option("--user-info", metavar="JSON", help="Presence user info as JSON.")
@@ -62,10 +64,14 @@ def _check_channels(channels: list[str]) -> list[str]:
 
 def listen(
     ctx: typer.Context,
-    channels: Annotated[list[str], typer.Argument(help="Channels to subscribe to.", metavar="CHANNEL")],
+    channels: Annotated[
+        list[str], typer.Argument(help="Channels to subscribe to.", metavar="CHANNEL")
+    ],
     event: Annotated[
         list[str] | None,
-        typer.Option("--event", "-e", metavar="GLOB", help="Only events matching this glob (repeatable)."),
+        typer.Option(
+            "--event", "-e", metavar="GLOB", help="Only events matching this glob (repeatable)."
+        ),
     ] = None,
     system: Annotated[
         bool, typer.Option("--system", help="Also show pusher:* and pusher_internal:* frames.")
@@ -76,7 +82,9 @@ def listen(
     ] = None,
     until: Annotated[
         str | None,
-        typer.Option("--until", metavar="EVENT", help="Exit 0 when this event arrives (printed first)."),
+        typer.Option(
+            "--until", metavar="EVENT", help="Exit 0 when this event arrives (printed first)."
+        ),
     ] = None,
     timeout: Annotated[
         float | None,
@@ -89,7 +97,9 @@ def listen(
     ] = None,
     ready_file: Annotated[
         Path | None,
-        typer.Option("--ready-file", metavar="PATH", help="Create PATH once every channel is subscribed."),
+        typer.Option(
+            "--ready-file", metavar="PATH", help="Create PATH once every channel is subscribed."
+        ),
     ] = None,
     auth_endpoint: AuthEndpointOpt = None,
     auth_header: AuthHeaderOpt = None,
@@ -147,15 +157,21 @@ def client_event(
     event: Annotated[str, typer.Argument(help="Event name, starting with client-.")],
     data: Annotated[
         str | None,
-        typer.Argument(help="JSON (sent as a value) or a plain string; '-' reads stdin, '@file' a file. Default {}."),
+        typer.Argument(
+            help="JSON (sent as a value) or a plain string; '-' stdin, '@file' a file. Default {}."
+        ),
     ] = None,
     wait: Annotated[
         float,
-        typer.Option("--wait", min=0, metavar="SECONDS", help="How long to watch for a pusher:error."),
+        typer.Option(
+            "--wait", min=0, metavar="SECONDS", help="How long to watch for a pusher:error."
+        ),
     ] = 1.0,
     timeout: Annotated[
         float,
-        typer.Option("--timeout", min=0.001, metavar="SECONDS", help="Give up subscribing after this long."),
+        typer.Option(
+            "--timeout", min=0.001, metavar="SECONDS", help="Give up subscribing after this long."
+        ),
     ] = 10.0,
     auth_endpoint: AuthEndpointOpt = None,
     auth_header: AuthHeaderOpt = None,
