@@ -144,6 +144,12 @@ app = typer.Typer(
 )
 
 
+def _complete_profiles(incomplete: str) -> list[str]:
+    from pushcli.cli.options import complete_profiles
+
+    return complete_profiles(incomplete)
+
+
 def _version(value: bool) -> None:
     if value:
         sys.stdout.write(f"pushcli {__version__}\n")
@@ -155,7 +161,13 @@ def root(
     ctx: typer.Context,
     profile: Annotated[
         str | None,
-        typer.Option("--profile", "-p", help="Profile to use (env PUSHCLI_PROFILE).", show_default=False),
+        typer.Option(
+            "--profile",
+            "-p",
+            help="Profile to use (env PUSHCLI_PROFILE).",
+            show_default=False,
+            autocompletion=_complete_profiles,
+        ),
     ] = None,
     config: Annotated[
         str | None,
@@ -202,6 +214,7 @@ def _register() -> None:
     lazy("webhook", "pushcli.cli.webhook:app")
     lazy("doctor", "pushcli.cli.doctor:doctor")
     lazy("config", "pushcli.cli.config:app")
+    lazy("serve", "pushcli.cli.serve:serve")
 
 
 _register()

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pushcli.cli.options import JsonOpt, state
+from pushcli.cli.options import JsonOpt, complete_profiles, state
 
 app = typer.Typer(help="Manage credential profiles (TOML config file, written 0600).", no_args_is_help=True, add_completion=False)
 
@@ -114,7 +114,10 @@ def list_(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 @app.command("show")
 def show(
     ctx: typer.Context,
-    name: Annotated[str | None, typer.Argument(help="Profile (default: the one in use).")] = None,
+    name: Annotated[
+        str | None,
+        typer.Argument(help="Profile (default: the one in use).", autocompletion=complete_profiles),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Show every resolved setting and where it came from (secrets masked).
@@ -146,7 +149,7 @@ def show(
 
 
 @app.command("use")
-def use(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Profile name.")]) -> None:
+def use(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Profile name.", autocompletion=complete_profiles)]) -> None:
     """Make a profile the default.
 
     Example: pushcli config use prod
@@ -158,7 +161,7 @@ def use(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Profile na
 
 
 @app.command("remove")
-def remove(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Profile name.")]) -> None:
+def remove(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Profile name.", autocompletion=complete_profiles)]) -> None:
     """Remove a profile.
 
     Example: pushcli config remove old

@@ -46,3 +46,14 @@ def read_file(path: str) -> str:
         raise InputError(f"cannot read {path}: {e.strerror}") from None
     except UnicodeDecodeError:
         raise InputError(f"{path} is not UTF-8 text") from None
+
+
+def complete_profiles(incomplete: str) -> list[str]:
+    """Shell completion: profile names from the config file (never fails)."""
+    try:
+        from pushcli.profiles import config_path, load_config
+
+        names = load_config(config_path()).get("profiles", {})
+    except Exception:  # noqa: BLE001 - completion must never print an error
+        return []
+    return sorted(n for n in names if n.startswith(incomplete))
