@@ -1,0 +1,208 @@
+"""pushcli as a Python library: the functions the commands call, without spawning a process.
+
+    from pushcli.api import Client
+
+    client = Client.from_profile()            # same resolution as the CLI (flags aside)
+    client.trigger("orders", "created", {"id": 42})
+    client.batch([{"channel": "a", "name": "e", "data": {"i": 1}}])
+    client.members("presence-room")
+    client.sign_channel("private-orders", "1234.5678")
+
+    async for event in client.listen(["orders"]):   # see realtime.Listener
+        print(event)
+
+Every method raises :class:`pushcli.errors.PushcliError` subclasses carrying the CLI's exit
+codes (ConfigError, InputError, RejectedError, UnavailableError, PartialFailure).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any
+
+from pushcli import events as _events
+from pushcli import limits, publish
+from pushcli.auth import channel_auth_response, user_auth_response
+from pushcli.errors import PartialFailure
+from pushcli.profiles import Settings, resolve
+
+__all__ = ["Client", "Settings"]
+
+
+class Client:
+    """A Pusher app: REST calls over one keep-alive connection, auth signing, listening."""
+
+    def __init__(self, settings: Settings, *, timeout: float = 10.0, retries: int = 3) -> None:
+        self.settings = settings
+        self._timeout = timeout
+        self._retries = retries
+        self._rest: Any = None
+
+    @classmethod
+    def from_profile(
+        cls, profile: str | None = None, *, config_file: str | None = None, **flags: str | None
+    ) -> Client:
+        """Resolve settings as the CLI does: flags (keyword arguments) > env > profile > defaults."""
+        return cls(resolve(flags=flags, profile=profile, config_file=config_file, hint=False))
+
+    @classmethod
+    def from_values(
+        cls,
+        *,
+        app_id: str,
+        key: str,
+        secret: str,
+        cluster: str | None = None,
+        host: str | None = None,
+        port: int | None = None,
+        scheme: str | None = None,
+        encryption_master_key: str | None = None,
+    ) -> Client:
+        """Explicit credentials; nothing read from the environment or the config file."""
+        values = {
+            "app_id": app_id, "key": key, "secret": secret, "cluster": cluster, "host": host,
+            "port": None if port is None else str(port), "scheme": scheme,
+            "encryption_master_key": encryption_master_key,
+        }
+        return cls(resolve(flags=values, env={}, config_file="/nonexistent/pushcli.toml", hint=False))
+
+    # --- REST ---------------------------------------------------------------------------------
+
+    @property
+    def rest(self) -> Any:
+        if self._rest is None:
+            from pushcli.rest import RestClient
+
+            self._rest = RestClient(self.settings, timeout=self._timeout, retries=self._retries)
+        return self._rest
+
+    def close(self) -> None:
+        if self._rest is not None:
+            self._rest.close()
+            self._rest = None
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def trigger(
+        self,
+        channels: str | list[str],
+        event: str,
+        data: Any = None,
+        *,
+        socket_id: str | None = None,
+        info: str | None = None,
+    ) -> Any:
+        """Trigger ``event`` on one channel or a list; objects are JSON-encoded once."""
+        names = [channels] if isinstance(channels, str) else list(channels)
+        wire = "{}" if data is None else _events.wire_data(data)
+        body = publish.trigger_body(self.settings, names, event, wire, socket_id=socket_id, info=info)
+        return self.rest.trigger(body)
+
+    def batch(self, events: Iterable[Mapping[str, Any]], *, raise_on_failure: bool = True) -> publish.BatchResult:
+        """Validate every event first (nothing is sent if one is invalid), then send 10 a request."""
+        items = [dict(e) for e in events]
+        result = _events.validate_items(items, "event", max_data_bytes=self.settings.max_data_bytes)
+        if result.errors:
+            from pushcli.errors import InputError
+
+            raise InputError("; ".join(result.errors))
+        publish.encrypt_events(self.settings, result.events)
+        sent = publish.send_batch(self.rest, result.events)
+        if raise_on_failure and sent.failed:
+            if sent.sent == 0 and sent.fatal is not None:
+                raise sent.fatal
+            raise PartialFailure(f"{len(sent.failed)} of {sent.total} events failed")
+        return sent
+
+    def channels(self, prefix: str | None = None, info: str | None = None) -> dict[str, Any]:
+        return self.rest.channels(prefix, publish.check_info(info))  # type: ignore[no-any-return]
+
+    def channel(self, name: str, info: str | None = None) -> dict[str, Any]:
+        limits.check_channel(name)
+        return self.rest.channel(name, publish.check_info(info, ("user_count", "subscription_count", "cache")))  # type: ignore[no-any-return]
+
+    def members(self, channel: str) -> list[str]:
+        """User ids of a presence channel's members."""
+        limits.check_channel(channel)
+        if limits.channel_kind(channel) != "presence":
+            from pushcli.errors import InputError
+
+            raise InputError(f"{channel} is not a presence channel")
+        return [u["id"] for u in self.rest.users(channel).get("users", [])]
+
+    def send_to_user(self, user_id: str, event: str, data: Any = None) -> Any:
+        return self.trigger(f"{limits.SERVER_TO_USER_PREFIX}{user_id}", event, data)
+
+    def terminate_user(self, user_id: str) -> Any:
+        return self.rest.terminate(user_id)
+
+    # --- auth ---------------------------------------------------------------------------------
+
+    def sign_channel(
+        self, channel: str, socket_id: str, *, user_id: str | None = None, user_info: Any = None
+    ) -> dict[str, str]:
+        """What an auth endpoint returns for a private, presence or encrypted channel."""
+        import json
+
+        info = None if user_info is None else json.dumps(user_info, separators=(",", ":"))
+        return channel_auth_response(self.settings, channel, socket_id, user_id=user_id, user_info=info)
+
+    def sign_user(self, socket_id: str, user_data: Mapping[str, Any]) -> dict[str, str]:
+        """What a user-authentication endpoint returns for ``pusher:signin``."""
+        import json
+
+        return user_auth_response(self.settings, socket_id, json.dumps(dict(user_data), separators=(",", ":")))
+
+    # --- realtime -----------------------------------------------------------------------------
+
+    async def listen(
+        self,
+        channels: list[str],
+        *,
+        user_id: str | None = None,
+        user_info: Any = None,
+        auth_endpoint: str | None = None,
+        auth_headers: list[str] | None = None,
+        system: bool = False,
+        retries: int = 5,
+    ) -> AsyncIterator[Any]:
+        """Subscribe and yield what arrives, surviving reconnects (an async iterator).
+
+        Yields :class:`pushcli.realtime.Event` (``channel``, ``event``, ``data`` as the wire
+        string, ``user_id``; ``error`` set when an encrypted payload cannot be decrypted),
+        ``MemberAdded`` and ``MemberRemoved``; with ``system=True`` also ``pusher:*`` events
+        and ``Subscribed`` / ``Status`` items. Breaking out of the loop unsubscribes and closes.
+        """
+        import json
+
+        from pushcli import authorize
+        from pushcli.realtime import Event, Listener, MemberAdded, MemberRemoved
+
+        for channel in channels:
+            limits.check_channel(channel)
+        uid = user_id or authorize.default_user_id()
+        info = None if user_info is None else json.dumps(user_info, separators=(",", ":"))
+        authorizer = authorize.build(
+            self.settings, channels, endpoint=auth_endpoint, headers=auth_headers or [],
+            user_id=uid, user_info=info,
+        )
+        listener = Listener(
+            self.settings, list(channels), authorizer, retries=retries,
+            signin=authorize.signer(self.settings, uid),
+        )
+        items = listener.items()
+        try:
+            async for item in items:
+                if isinstance(item, MemberAdded | MemberRemoved):
+                    yield item
+                elif isinstance(item, Event):
+                    if system or not item.system:
+                        yield item
+                elif system:
+                    yield item
+        finally:
+            await items.aclose()
