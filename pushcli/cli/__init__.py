@@ -128,9 +128,7 @@ def _report(ctx: typer.Context, message: str, hint: str | None, exc: BaseExcepti
     state = ctx.find_object(State)
     if state is not None and state.debug:
         traceback.print_exception(exc, file=sys.stderr)
-    error_line(message)
-    if hint:
-        sys.stderr.write(f"hint: {hint}\n")
+    error_line(f"{message} ({hint})" if hint else message)
 
 
 app = typer.Typer(

@@ -107,6 +107,13 @@ def listen(
     user_info: UserInfoOpt = None,
     retries: RetriesOpt = 5,
     signin: SigninOpt = True,
+    serve: Annotated[
+        bool,
+        typer.Option("--serve", help="Also run the embedded server here (on the profile's loopback host/port)."),
+    ] = False,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Trigger a demo event on the first channel every second.")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Show events on channels as they arrive: a live view on a terminal, NDJSON otherwise.
@@ -118,7 +125,7 @@ def listen(
     from pushcli import authorize, liveview, render, tail
     from pushcli.realtime import Listener
 
-    settings = state(ctx).settings().require("key", "location")
+    settings = state(ctx).settings(hint=not serve).require("key", "location")
     channels = _check_channels(channels)
     uid = user_id or authorize.default_user_id()
     authorizer = authorize.build(
@@ -144,11 +151,17 @@ def listen(
         timeout=timeout,
         ready_file=ready_file,
     )
+    from pushcli.demo import run_with
+
+    demo_channel = channels[0] if demo else None
+    if demo:
+        settings.require("app_id", "secret")
     if render.wants_json(json_out):
-        asyncio.run(tail.listen_for(listener, liveview.NdjsonSink(), opts))
+        main = tail.listen_for(listener, liveview.NdjsonSink(), opts)
+        asyncio.run(run_with(settings, serve, demo_channel, main))
         return
     with liveview.LiveSink(settings.ws_base, channels) as sink:
-        asyncio.run(tail.listen_for(listener, sink, opts))
+        asyncio.run(run_with(settings, serve, demo_channel, tail.listen_for(listener, sink, opts)))
 
 
 def client_event(
