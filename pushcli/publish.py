@@ -142,3 +142,98 @@ def send_batch(
     result.requests = client.requests_sent - before
     result.seconds = time.perf_counter() - start
     return result
+
+
+# --- parallel sending -----------------------------------------------------------------------
+
+
+def partition(events: list[Event], workers: int) -> list[list[Event]]:
+    """Split by channel, so every channel's events stay in file order within one worker."""
+    import zlib
+
+    parts: list[list[Event]] = [[] for _ in range(max(1, workers))]
+    cache: dict[str, int] = {}
+    for ev in events:
+        i = cache.get(ev.channel)
+        if i is None:
+            i = cache[ev.channel] = zlib.crc32(ev.channel.encode()) % len(parts)
+        parts[i].append(ev)
+    return [p for p in parts if p]
+
+
+_progress_counter: Any = None
+
+
+def _worker_init(counter: Any) -> None:
+    global _progress_counter
+    _progress_counter = counter
+
+
+def _worker_send(settings: Settings, events: list[Event], retries: int, timeout: float) -> BatchResult:
+    from pushcli.rest import RestClient
+
+    def bump(n: int) -> None:
+        with _progress_counter.get_lock():
+            _progress_counter.value += n
+
+    with RestClient(settings, retries=retries, timeout=timeout) as client:
+        return send_batch(client, events, progress=bump if _progress_counter is not None else None)
+
+
+def send_parallel(
+    settings: Settings,
+    events: list[Event],
+    *,
+    workers: int,
+    retries: int = 3,
+    timeout: float = 10.0,
+    progress: Callable[[int], None] | None = None,
+) -> BatchResult:
+    """Send with up to ``workers`` processes, one connection each, channels split between them.
+
+    Each channel's events keep their order (a channel belongs to one worker); events of
+    different channels may interleave, as they may with any concurrent publishers. Python
+    threads would share one interpreter lock, and signing plus HTTP framing is CPU work, so
+    the workers are forked processes; where fork is unavailable, or with one worker or one
+    channel, everything goes over one connection in file order.
+    """
+    import multiprocessing
+    import os
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    from pushcli.rest import RestClient
+
+    parts = partition(events, workers) if workers > 1 and hasattr(os, "fork") else [events]
+    if len(parts) <= 1:
+        with RestClient(settings, retries=retries, timeout=timeout) as client:
+            return send_batch(client, events, progress=progress)
+
+    ctx = multiprocessing.get_context("fork")
+    counter = ctx.Value("q", 0)
+    start = time.perf_counter()
+    merged = BatchResult(total=len(events))
+    with ProcessPoolExecutor(len(parts), mp_context=ctx, initializer=_worker_init, initargs=(counter,)) as pool:
+        pending = {pool.submit(_worker_send, settings, part, retries, timeout) for part in parts}
+        shown = 0
+        while pending:
+            done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+            if progress is not None:
+                now = counter.value
+                if now > shown:
+                    progress(now - shown)
+                    shown = now
+            for fut in done:
+                part = fut.result()
+                merged.sent += part.sent
+                merged.failed.extend(part.failed)
+                merged.errors.extend(part.errors)
+                merged.requests += part.requests
+                merged.fatal = merged.fatal or part.fatal
+    merged.failed.sort(key=_origin_position)  # back in input order, for --failed-to
+    merged.seconds = time.perf_counter() - start
+    return merged
+
+
+def _origin_position(ev: Event) -> int:
+    tail = ev.origin.rsplit(" ", 1)[-1]
+    return int(tail) if tail.isdigit() else 0

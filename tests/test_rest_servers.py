@@ -213,3 +213,19 @@ def test_users_send_and_terminate(server) -> None:  # type: ignore[no-untyped-de
     assert r.exit_code == 0, r.stderr
     t.join(5)
     assert "closed" in box
+
+
+def test_batch_parallel_keeps_each_channels_order(server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    channels = [f"par-{i}" for i in range(8)]
+    events = [{"channel": channels[i % 8], "name": "e", "data": {"i": i}} for i in range(400)]
+    f = tmp_path / "par.ndjson"
+    f.write_text("".join(json.dumps(e) + "\n" for e in events))
+    with subscriber_thread(server.ws_url, channels) as sub:
+        p = subprocess.run([sys.executable, "-m", "pushcli", "batch", str(f), "--parallel", "4"],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        got = sub.wait_for(400, timeout=20)
+    assert json.loads(p.stdout)["sent"] == 400
+    for ch in channels:
+        seq = [json.loads(e["data"])["i"] for e in got if e["channel"] == ch]
+        assert seq == [i for i in range(400) if channels[i % 8] == ch]

@@ -19,6 +19,15 @@ def batch(
     retries: Annotated[
         int, typer.Option("--retries", min=0, max=10, help="Retries per request on 429/5xx/network errors.")
     ] = 3,
+    parallel: Annotated[
+        int,
+        typer.Option(
+            "--parallel",
+            min=1,
+            max=32,
+            help="Connections to send over; channels are split between them and each keeps its order.",
+        ),
+    ] = 2,
     json_out: JsonOpt = False,
     dry_run: DryRunOpt = False,
 ) -> None:
@@ -43,14 +52,11 @@ def batch(
         render.message(f"dry run: {len(evs)} events in {len(publish.chunks(evs))} requests; nothing sent")
         return
 
-    from pushcli.rest import RestClient
-
     show_progress = render.stdout_is_tty() and not json_out and len(evs) > 10
-    with RestClient(settings, retries=retries) as client:
-        if show_progress:
-            result = _send_with_progress(client, evs)
-        else:
-            result = publish.send_batch(client, evs)
+    if show_progress:
+        result = _send_with_progress(settings, evs, parallel, retries)
+    else:
+        result = publish.send_parallel(settings, evs, workers=parallel, retries=retries)
 
     if result.failed and failed_to is not None:
         _write_failed(failed_to, result.failed)
@@ -77,7 +83,7 @@ def batch(
     raise PartialFailure(f"{len(result.failed)} of {result.total} events failed: {first}{resume}")
 
 
-def _send_with_progress(client, evs):  # type: ignore[no-untyped-def]
+def _send_with_progress(settings, evs, parallel, retries):  # type: ignore[no-untyped-def]
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from pushcli import publish, render
@@ -89,9 +95,15 @@ def _send_with_progress(client, evs):  # type: ignore[no-untyped-def]
         TimeRemainingColumn(),
         console=render.console(stderr=True),
         transient=True,
+        auto_refresh=False,  # no refresh thread: send_parallel forks its workers
     ) as bar:
         task = bar.add_task("sending", total=len(evs))
-        return publish.send_batch(client, evs, progress=lambda n: bar.advance(task, n))
+
+        def advance(n: int) -> None:
+            bar.advance(task, n)
+            bar.refresh()
+
+        return publish.send_parallel(settings, evs, workers=parallel, retries=retries, progress=advance)
 
 
 def _write_failed(path: Path, failed: list) -> None:  # type: ignore[type-arg]
