@@ -1,7 +1,7 @@
 """pushcli trigger: send one event to one or more channels."""
 
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -34,17 +34,9 @@ def trigger(
     wire = events.data_from_text(read_data(data), raw=raw)
     channels = events.split_channels(channel)
     body = publish.trigger_body(settings, channels, event, wire, socket_id=socket_id, info=info)
+    answer = send_event(settings, body, dry_run=dry_run)
     if dry_run:
-        from pushcli.rest import build_request, encode_body
-
-        settings.require("app_id", "key", "secret", "location")
-        print(build_request(settings, "POST", "/events", body=encode_body(body)).describe())
         return
-
-    from pushcli.rest import RestClient
-
-    with RestClient(settings) as client:
-        answer = client.trigger(body)
     if render.wants_json(json_out):
         render.print_json(answer)
         return
@@ -56,3 +48,15 @@ def trigger(
             ["channel", "user_count", "subscription_count"],
             [(c, v.get("user_count"), v.get("subscription_count")) for c, v in counts.items()],
         )
+
+
+def send_event(settings: Any, body: dict[str, Any], *, dry_run: bool) -> Any:
+    """POST /events, or with ``dry_run`` print the signed request instead (and return None)."""
+    from pushcli.rest import RestClient, build_request, encode_body
+
+    if dry_run:
+        settings.require("app_id", "key", "secret", "location")
+        print(build_request(settings, "POST", "/events", body=encode_body(body)).describe())
+        return None
+    with RestClient(settings) as client:
+        return client.trigger(body)

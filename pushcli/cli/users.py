@@ -27,19 +27,16 @@ def send(
     Example: pushcli users send user-42 notice '{"text": "hi"}'
     """
     from pushcli import events, limits, publish, render
-    from pushcli.rest import RestClient, build_request, encode_body
+    from pushcli.cli.trigger import send_event
 
     settings = state(ctx).settings()
     _check_user_id(user_id)
     wire = events.data_from_text(read_data(data), raw=raw)
     channel = f"{limits.SERVER_TO_USER_PREFIX}{user_id}"
     body = publish.trigger_body(settings, [channel], event, wire)
+    answer = send_event(settings, body, dry_run=dry_run)
     if dry_run:
-        settings.require("app_id", "key", "secret", "location")
-        print(build_request(settings, "POST", "/events", body=encode_body(body)).describe())
         return
-    with RestClient(settings) as client:
-        answer = client.trigger(body)
     if render.wants_json(json_out):
         render.print_json(answer)
     else:
