@@ -1,0 +1,1 @@
+complete --command pushcli --no-files --arguments "(env _PUSHCLI_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) pushcli)" --condition "env _PUSHCLI_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) pushcli"
