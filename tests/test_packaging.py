@@ -161,11 +161,6 @@ def test_metadata_declares_runtime_and_test_dependencies(metadata: email.message
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="pyproject's `license = { text = ... }` table is deprecated by setuptools >= 77 "
-    '(use license = "MIT" and license-files); remove this marker when fixed',
-    strict=False,
-)
 def test_wheel_builds_without_warnings(built: tuple[Path, str]) -> None:
     _, output = built
     noise = ("byte-compiling is disabled", "is ignored: it is neither a file nor a directory")
