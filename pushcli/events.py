@@ -23,6 +23,8 @@ class Event:
     origin: str = ""
     #: the data before encryption, for encrypted channels (what --failed-to keeps)
     plain: str | None = None
+    #: when it was recorded (unix seconds, from ``listen --record``), for ``batch --replay``
+    time: float | None = None
 
     def wire(self) -> dict[str, Any]:
         out: dict[str, Any] = {"channel": self.channel, "name": self.name, "data": self.data}
@@ -135,7 +137,7 @@ def validate_items(items: Iterable[Any], unit: str, *, max_data_bytes: int) -> B
     return result
 
 
-_FIELDS = frozenset({"name", "event", "channel", "channels", "data", "socket_id"})
+_FIELDS = frozenset({"name", "event", "channel", "channels", "data", "socket_id", "time"})
 
 
 def event_from_obj(obj: Any, origin: str, *, max_data_bytes: int) -> list[Event]:
@@ -166,7 +168,7 @@ def event_from_obj(obj: Any, origin: str, *, max_data_bytes: int) -> list[Event]
             raise InputError('"socket_id" must be a string')
         limits.check_socket_id(socket_id)
     limits.check_data_size(data, max_data_bytes)
-    return [Event(c, name, data, socket_id, origin) for c in channels]
+    return [Event(c, name, data, socket_id, origin, time=obj.get("time")) for c in channels]
 
 
 def parse_batch(text: str, *, max_data_bytes: int) -> list[Event]:

@@ -213,6 +213,7 @@ def _register() -> None:
     lazy("doctor", "pushcli.cli.doctor:doctor")
     lazy("config", "pushcli.cli.config:app")
     lazy("serve", "pushcli.cli.serve:serve")
+    lazy("bench", "pushcli.cli.bench:bench")
 
 
 _register()

@@ -28,6 +28,20 @@ def batch(
             help="Connections to send over; channels are split between them and each keeps its order.",
         ),
     ] = 2,
+    replay: Annotated[
+        bool,
+        typer.Option(
+            "--replay",
+            help="Keep the spacing of the events' \"time\" (a listen --record file), in order "
+            "over one connection.",
+        ),
+    ] = False,
+    speed: Annotated[
+        float | None,
+        typer.Option(
+            "--speed", min=0, metavar="X", help="With --replay: X times faster; 0 = no waiting."
+        ),
+    ] = None,
     json_out: JsonOpt = False,
     dry_run: DryRunOpt = False,
 ) -> None:
@@ -36,10 +50,12 @@ def batch(
     Example: pushcli batch events.ndjson --failed-to failed.ndjson
     """
     from pushcli import events, publish, render
+    from pushcli.cli import replay as replay_cli
     from pushcli.errors import PartialFailure
 
     settings = state(ctx).settings()
     evs = events.parse_batch(read_file(source), max_data_bytes=settings.max_data_bytes)
+    speed = replay_cli.prepare(evs, replay, speed)
     publish.encrypt_events(settings, evs)
     settings.require("app_id", "key", "secret", "location")
 
@@ -53,7 +69,10 @@ def batch(
         return
 
     show_progress = render.stdout_is_tty() and not json_out and len(evs) > 10
-    if show_progress:
+    if replay:
+        progress = render.stdout_is_tty() and not json_out
+        result = replay_cli.send(settings, evs, speed=speed, retries=retries, progress=progress)
+    elif show_progress:
         result = _send_with_progress(settings, evs, parallel, retries)
     else:
         result = publish.send_parallel(settings, evs, workers=parallel, retries=retries)

@@ -114,6 +114,14 @@ def listen(
     demo: Annotated[
         bool, typer.Option("--demo", help="Trigger a demo event on the first channel every second.")
     ] = False,
+    record: Annotated[
+        Path | None,
+        typer.Option(
+            "--record",
+            metavar="FILE",
+            help="Also write each event as NDJSON that pushcli batch --replay re-sends.",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Show events on channels as they arrive: a live view on a terminal, NDJSON otherwise.
@@ -124,6 +132,7 @@ def listen(
 
     from pushcli import authorize, liveview, render, tail
     from pushcli.realtime import Listener
+    from pushcli.record import recording
 
     settings = state(ctx).settings(hint=not serve).require("key", "location")
     channels = _check_channels(channels)
@@ -157,10 +166,11 @@ def listen(
     if demo:
         settings.require("app_id", "secret")
     if render.wants_json(json_out):
-        main = tail.listen_for(listener, liveview.NdjsonSink(), opts)
-        asyncio.run(run_with(settings, serve, demo_channel, main))
+        with recording(liveview.NdjsonSink(), record) as sink:
+            main = tail.listen_for(listener, sink, opts)
+            asyncio.run(run_with(settings, serve, demo_channel, main))
         return
-    with liveview.LiveSink(settings.ws_base, channels) as sink:
+    with liveview.LiveSink(settings.ws_base, channels) as live, recording(live, record) as sink:
         asyncio.run(run_with(settings, serve, demo_channel, tail.listen_for(listener, sink, opts)))
 
 
