@@ -168,7 +168,10 @@ def event_from_obj(obj: Any, origin: str, *, max_data_bytes: int) -> list[Event]
             raise InputError('"socket_id" must be a string')
         limits.check_socket_id(socket_id)
     limits.check_data_size(data, max_data_bytes)
-    return [Event(c, name, data, socket_id, origin, time=obj.get("time")) for c in channels]
+    at = obj.get("time")
+    if at is not None and (isinstance(at, bool) or not isinstance(at, int | float)):
+        raise InputError('"time" must be a number (unix seconds, as listen --record writes it)')
+    return [Event(c, name, data, socket_id, origin, time=at) for c in channels]
 
 
 def parse_batch(text: str, *, max_data_bytes: int) -> list[Event]:
@@ -187,4 +190,6 @@ def event_to_ndjson(event: Event) -> str:
     obj = event.wire()
     if event.plain is not None:
         obj["data"] = event.plain
+    if event.time is not None:
+        obj["time"] = event.time  # a replay's failures can be replayed again
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)

@@ -275,13 +275,18 @@ def resolve(
         layers.append((f"profile {name}", values))
 
     settings = Settings(profile=name, config_file=path)
-    if not any(values for _, values in layers):
+    given = {f for _, values in layers for f in values}
+    host = next((values["host"] for _, values in layers if "host" in values), None)
+    if not given & {"app_id", "key", "secret", "cluster"} and (host is None or _is_loopback(host)):
+        # Nothing names an app: the local server's default app, wherever host/port/scheme
+        # (if given) put it, e.g. PUSHER_PORT=6002 for `pushcli serve --port 6002`.
         settings.local_default = True
         layers.append(("default (local server)", dict(LOCAL_DEFAULT)))
         if hint:
+            where = f"{host or LOCAL_DEFAULT['host']}:{next((v['port'] for _, v in layers if 'port' in v))}"
             print(
-                "pushcli: no profile or PUSHER_* variables; using the local server at "
-                "127.0.0.1:6001 (start one with 'pushcli serve')",
+                f"pushcli: no app configured; using the local server's default app at {where} "
+                "(start one with 'pushcli serve')",
                 file=sys.stderr,
             )
 
@@ -330,6 +335,10 @@ def resolve(
         raise ConfigError(f"invalid scheme {scheme!r}: use http or https")
     settings.scheme = scheme
     return settings
+
+
+def _is_loopback(host: str) -> bool:
+    return host in ("localhost", "::1", "[::1]") or host.startswith("127.")
 
 
 def check_profile_name(name: str) -> str:

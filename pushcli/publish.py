@@ -77,11 +77,23 @@ class BatchResult:
     errors: list[str] = field(default_factory=list)
     requests: int = 0
     seconds: float = 0.0
+    #: the error that stopped the run (401/403/404, unreachable), if one did
     fatal: PushcliError | None = None
+    #: the first error of any kind, for the exit code when nothing at all was sent
+    first_error: PushcliError | None = None
 
     @property
     def rate(self) -> float:
         return self.sent / self.seconds if self.seconds > 0 else 0.0
+
+    def merge(self, other: BatchResult) -> None:
+        """Add another run's counts, failures and errors (seconds and total are the caller's)."""
+        self.sent += other.sent
+        self.failed.extend(other.failed)
+        self.errors.extend(other.errors)
+        self.requests += other.requests
+        self.fatal = self.fatal or other.fatal
+        self.first_error = self.first_error or other.first_error
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -128,7 +140,9 @@ def send_batch(
         try:
             client.call("POST", "/batch_events", body=body)
         except PushcliError as e:
-            result.errors.append(f"{part[0].origin}…{part[-1].origin}: {e.message}")
+            first, last = part[0].origin, part[-1].origin
+            result.errors.append(f"{first if first == last else f'{first}…{last}'}: {e.message}")
+            result.first_error = result.first_error or e
             if _stops_everything(e):
                 result.fatal = e
                 for rest in parts[i:]:
@@ -223,12 +237,7 @@ def send_parallel(
                     progress(now - shown)
                     shown = now
             for fut in done:
-                part = fut.result()
-                merged.sent += part.sent
-                merged.failed.extend(part.failed)
-                merged.errors.extend(part.errors)
-                merged.requests += part.requests
-                merged.fatal = merged.fatal or part.fatal
+                merged.merge(fut.result())
     merged.failed.sort(key=_origin_position)  # back in input order, for --failed-to
     merged.seconds = time.perf_counter() - start
     return merged

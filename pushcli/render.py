@@ -84,8 +84,8 @@ def key_values(rows: Iterable[tuple[str, Any]], *, title: str | None = None) -> 
     from rich.table import Table
 
     t = Table(title=title, title_justify="left", show_header=False, box=None, pad_edge=False)
-    t.add_column(style="bold")
-    t.add_column()
+    t.add_column(style="bold", no_wrap=True)
+    t.add_column(overflow="fold")  # signatures must stay whole, to compare and copy
     for k, v in rows:
         t.add_row(k, "" if v is None else str(v))
     console().print(t)

@@ -80,13 +80,9 @@ def send(
         while j < len(timeline) and timeline[j][0] <= now + GROUP_WINDOW:
             j += 1
         part = publish.send_batch(client, [ev for _, ev in timeline[i:j]], progress=progress)
-        result.sent += part.sent
-        result.failed.extend(part.failed)
-        result.errors.extend(part.errors)
-        result.requests += part.requests
+        result.merge(part)
         i = j
         if part.fatal is not None:
-            result.fatal = part.fatal
             result.failed.extend(ev for _, ev in timeline[i:])
             break
     result.seconds = clock() - start

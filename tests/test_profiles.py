@@ -157,3 +157,16 @@ def test_mask() -> None:
     assert profiles.mask("abcdefghijklmnop") == "abcd…mnop"
     assert profiles.mask("short") == "*****"
     assert profiles.mask(None) == ""
+
+
+def test_local_default_fills_around_a_loopback_host_or_port(tmp_path: Path) -> None:
+    s = profiles.resolve(config_file=tmp_path / "c.toml", env={"PUSHER_PORT": "6002"}, hint=False)
+    assert s.local_default and (s.app_id, s.key, s.secret) == ("app-id", "app-key", "app-secret")
+    assert s.rest_base == "http://127.0.0.1:6002" and s.sources["port"] == "env PUSHER_PORT"
+    s = profiles.resolve(config_file=tmp_path / "c.toml", env={}, flags={"host": "localhost"}, hint=False)
+    assert s.local_default and s.rest_base == "http://localhost:6001"
+    # A remote host, or any credential, means a real app: no made-up defaults.
+    s = profiles.resolve(config_file=tmp_path / "c.toml", env={"PUSHER_HOST": "ws.example.test"}, hint=False)
+    assert not s.local_default and s.secret is None
+    s = profiles.resolve(config_file=tmp_path / "c.toml", env={"PUSHER_APP_KEY": "k"}, hint=False)
+    assert not s.local_default and s.secret is None

@@ -35,3 +35,29 @@ def test_serve_refuses_a_remote_profile_and_a_busy_port(embedded) -> None:  # ty
     assert p.returncode == ExitCode.INPUT and "pusher.com cluster eu" in p.stderr
     p = run_listen("demo", "--serve", "--count", "1", "--json", env=embedded.env())
     assert p.returncode == ExitCode.UNAVAILABLE and "drop --serve" in p.stderr
+
+
+def test_sigterm_stops_cleanly(embedded, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """CI scripts kill background listeners: SIGTERM closes like Ctrl-C (130); servers exit 0."""
+    import signal
+    import time
+
+    ready = tmp_path / "ready"
+    env = {**os.environ, **embedded.env()}
+    listen = subprocess.Popen([sys.executable, "-m", "pushcli", "listen", "term", "--json", "--ready-file", str(ready)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    port = free_tcp_ports(1)[0]
+    auth = subprocess.Popen([sys.executable, "-m", "pushcli", "auth", "serve", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 15
+    while not ready.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    assert ready.exists()
+    time.sleep(0.5)
+    listen.send_signal(signal.SIGTERM)
+    auth.send_signal(signal.SIGTERM)
+    _, err = listen.communicate(timeout=10)
+    assert listen.returncode == ExitCode.INTERRUPTED, err
+    assert "closed" in err and "Traceback" not in err
+    _, err = auth.communicate(timeout=10)
+    assert auth.returncode == 0 and "Traceback" not in err

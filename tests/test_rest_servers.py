@@ -229,3 +229,30 @@ def test_batch_parallel_keeps_each_channels_order(server, tmp_path: Path) -> Non
     for ch in channels:
         seq = [json.loads(e["data"])["i"] for e in got if e["channel"] == ch]
         assert seq == [i for i in range(400) if channels[i % 8] == ch]
+
+
+def test_batch_server_rejections_partial_and_total(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server refuses oversize events (413): some sent → exit 7; none sent → the error's 5."""
+    from servers import EmbeddedServer
+
+    srv = EmbeddedServer(tmp_path / "srv", extra_args=["--max-data-kb", "1"]).start()
+    try:
+        for k, v in srv.env().items():
+            monkeypatch.setenv(k, v)
+        big = "x" * 2000
+        mixed = [{"channel": "r", "name": "small", "data": {"i": i}} for i in range(10)]
+        mixed += [{"channel": "r", "name": "big", "data": big} for _ in range(3)]
+        f, failed = tmp_path / "mixed.json", tmp_path / "failed.ndjson"
+        f.write_text(json.dumps(mixed))
+        with subscriber_thread(srv.ws_url, ["r"]) as sub:
+            r = run("batch", str(f), "--failed-to", str(failed), "--json")
+            assert r.exit_code == ExitCode.PARTIAL, r.stderr
+            assert [e["event"] for e in sub.wait_for(10)] == ["small"] * 10
+        assert json.loads(r.stdout)["sent"] == 10
+        assert [json.loads(line)["data"] for line in failed.read_text().splitlines()] == [big] * 3
+        assert "413" in r.stderr and "event 10…event 12" in r.stderr
+        r = run("batch", str(failed), "--json")  # only the big ones: nothing can be sent
+        assert r.exit_code == ExitCode.REJECTED, r.stderr
+        assert "nothing sent" in r.stderr
+    finally:
+        srv.stop()

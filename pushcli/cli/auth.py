@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from pushcli.cli.options import JsonOpt, state
+from pushcli.cli.options import JsonOpt, state, stop_on_sigterm
 
 app = typer.Typer(help="Generate channel and user authentication signatures.", no_args_is_help=True, add_completion=False)
 
@@ -102,7 +102,7 @@ def verify(
             ]
         )
     if not verdict.valid:
-        raise RejectedError("the signature does not verify" + (f": {verdict.causes[0]}" if verdict.causes else ""))
+        raise RejectedError("the signature does not verify (expected and likely cause above)")
 
 
 @app.command("serve")
@@ -161,8 +161,11 @@ def serve(
         f"pushcli: auth endpoint on http://{host}:{bound}/pusher/auth and /pusher/user-auth "
         f"(app key {settings.key}); Ctrl-C stops"
     )
+    stop_on_sigterm()
     try:
         server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C or SIGTERM: the normal way to stop a server
     finally:
         server.server_close()
 

@@ -91,13 +91,15 @@ def batch(
         )
     if not result.failed:
         return
-    if result.sent == 0 and result.fatal is not None:
-        raise result.fatal
     resume = (
         f"; resume with: pushcli batch {failed_to}"
         if failed_to
         else " (use --failed-to FILE to keep them)"
     )
+    error = result.fatal or result.first_error
+    if result.sent == 0 and error is not None:
+        error.message = f"nothing sent: {error.message}{resume}"
+        raise error  # its own code: 5 rejected, 6 unavailable
     first = result.errors[0] if result.errors else ""
     raise PartialFailure(f"{len(result.failed)} of {result.total} events failed: {first}{resume}")
 

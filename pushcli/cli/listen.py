@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from pushcli.cli.options import JsonOpt, read_data, state
+from pushcli.cli.options import JsonOpt, read_data, state, stop_on_sigterm
 from pushcli.errors import InputError
 
 AuthEndpointOpt = Annotated[
@@ -39,13 +39,19 @@ RetriesOpt = Annotated[
     ),
 ]
 SigninOpt = Annotated[
-    bool,
+    bool | None,
     typer.Option(
         "--signin/--no-signin",
-        help="Sign in as --user-id when the secret is configured (servers with user "
-        "authentication close other connections).",
+        help="Sign in as --user-id with the app secret (servers with user authentication close "
+        "other connections) [default: on, off with --auth-endpoint].",
+        show_default=False,
     ),
 ]
+
+
+def _signs_in(signin: bool | None, auth_endpoint: str | None) -> bool:
+    """Sign in by default, but not as a made-up user when the app's own endpoint authorizes."""
+    return (auth_endpoint is None) if signin is None else signin
 
 
 def _check_channels(channels: list[str]) -> list[str]:
@@ -106,7 +112,7 @@ def listen(
     user_id: UserIdOpt = None,
     user_info: UserInfoOpt = None,
     retries: RetriesOpt = 5,
-    signin: SigninOpt = True,
+    signin: SigninOpt = None,
     serve: Annotated[
         bool,
         typer.Option("--serve", help="Also run the embedded server here (on the profile's loopback host/port)."),
@@ -132,6 +138,8 @@ def listen(
 
     from pushcli import authorize, liveview, render, tail
     from pushcli.realtime import Listener
+
+    stop_on_sigterm()
     from pushcli.record import recording
 
     settings = state(ctx).settings(hint=not serve).require("key", "location")
@@ -150,7 +158,7 @@ def listen(
         channels,
         authorizer,
         retries=retries,
-        signin=authorize.signer(settings, uid) if signin else None,
+        signin=authorize.signer(settings, uid) if _signs_in(signin, auth_endpoint) else None,
     )
     opts = tail.Options(
         events=event or [],
@@ -201,7 +209,7 @@ def client_event(
     user_id: UserIdOpt = None,
     user_info: UserInfoOpt = None,
     retries: RetriesOpt = 3,
-    signin: SigninOpt = True,
+    signin: SigninOpt = None,
 ) -> None:
     """Send a client event from a connection of pushcli's own (like a browser would).
 
@@ -212,6 +220,8 @@ def client_event(
 
     from pushcli import authorize, limits, liveview, tail
     from pushcli.realtime import Listener
+
+    stop_on_sigterm()
 
     kind = limits.channel_kind(limits.check_channel(channel))
     if kind == "public":
@@ -243,7 +253,7 @@ def client_event(
         [channel],
         authorizer,
         retries=retries,
-        signin=authorize.signer(settings, uid) if signin else None,
+        signin=authorize.signer(settings, uid) if _signs_in(signin, auth_endpoint) else None,
     )
     sink = liveview.NdjsonSink()
     asyncio.run(

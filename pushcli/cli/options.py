@@ -57,3 +57,10 @@ def complete_profiles(incomplete: str) -> list[str]:
     except Exception:  # noqa: BLE001 - completion must never print an error
         return []
     return sorted(n for n in names if n.startswith(incomplete))
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM stops like Ctrl-C (a KeyboardInterrupt), so connections close cleanly."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -11,11 +11,25 @@ from pushcli.cli.options import state
 def serve(
     ctx: typer.Context,
     host: Annotated[
-        str, typer.Option("--host", help="Address to listen on (this machine only by default).")
-    ] = "127.0.0.1",
+        str | None,
+        typer.Option(
+            "--host",
+            help="Address to listen on [default: the settings' loopback host, else 127.0.0.1].",
+        ),
+    ] = None,
     port: Annotated[
-        int, typer.Option("--port", help="Port for WebSocket and the HTTP API.", min=0, max=65535)
-    ] = 6001,
+        int | None,
+        typer.Option(
+            "--port",
+            help="Port for WebSocket and the HTTP API [default: the settings' port, else 6001].",
+            min=0,
+            max=65535,
+        ),
+    ] = None,
+    ready_file: Annotated[
+        Path | None,
+        typer.Option("--ready-file", metavar="PATH", help="Create PATH once the server accepts connections."),
+    ] = None,
     app_id: Annotated[
         str | None, typer.Option("--app-id", help="Serve this app id (secret from env or profile).")
     ] = None,
@@ -66,8 +80,7 @@ def serve(
 ) -> None:
     """Run a Pusher-compatible server here: WebSocket and HTTP API on one port.
 
-    With nothing configured it serves the default local app (app-id / app-key / app-secret) on
-    127.0.0.1:6001, where every other pushcli command looks when no profile is set.
+    With nothing configured it serves the default local app (app-id / app-key / app-secret) on 127.0.0.1:6001, where every other pushcli command looks when no profile is set; PUSHER_HOST/PUSHER_PORT (or a profile) on loopback move it.
 
     Example: pushcli serve   (then in another terminal: pushcli listen demo)
     """
@@ -75,11 +88,18 @@ def serve(
 
     from pushcli.server import apps as server_apps
 
+    from pushcli.localhttp import is_loopback
+
     st = state(ctx)
     specs = list(apps or [])
+    st.flags.update({k: v for k, v in {"app_id": app_id, "key": key}.items() if v})
+    settings = st.settings(hint=False)
+    if settings.host and is_loopback(settings.host):
+        host = host or settings.host
+        port = settings.effective_port if port is None else port
+    host, port = host or "127.0.0.1", 6001 if port is None else port
     if apps_file is None and not specs:
-        st.flags.update({k: v for k, v in {"app_id": app_id, "key": key}.items() if v})
-        app_list = [server_apps.from_settings(st.settings(hint=False))]
+        app_list = [server_apps.from_settings(settings)]
     else:
         if app_id or key:
             from pushcli.errors import ConfigError
@@ -104,4 +124,5 @@ def serve(
         cache_ttl=cache_ttl,
         webhook_urls=hooks,
         verbose=verbose,
+        ready_file=ready_file,
     )

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pushcli.cli.options import JsonOpt, read_file, state
+from pushcli.cli.options import JsonOpt, state, stop_on_sigterm
 
 app = typer.Typer(
     help="Verify, receive and send Pusher webhooks.", no_args_is_help=True, add_completion=False
@@ -51,7 +51,7 @@ def verify(
             ]
         )
     if not verdict.valid:
-        raise RejectedError("the webhook signature does not verify" + (f": {verdict.causes[0]}" if verdict.causes else ""))
+        raise RejectedError("the webhook signature does not verify (expected and likely cause above)")
 
 
 def _read_bytes(path: str) -> bytes:
@@ -102,8 +102,11 @@ def listen(
         render.message(f"pushcli: warning: listening on {host}, reachable from other machines")
     where = f"; forwarding to {forward_to}" if forward_to else ""
     render.message(f"pushcli: receiving webhooks on http://{host}:{server.server_address[1]}/ (app key {settings.key}){where}; Ctrl-C stops")
+    stop_on_sigterm()
     try:
         server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C or SIGTERM: the normal way to stop a server
     finally:
         server.server_close()
         render.message(f"pushcli: {receiver.received} webhooks, {receiver.invalid} invalid")

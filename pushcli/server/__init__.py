@@ -24,6 +24,7 @@ import secrets
 import signal
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from pushcli.server.apps import App, AppRegistry, Limits
 from pushcli.server.http_api import Api
@@ -163,6 +164,7 @@ def cli_run(
     host: str,
     port: int,
     verbose: bool = False,
+    ready_file: Path | None = None,
     **options: object,
 ) -> None:
     """``pushcli serve``: log to stderr, serve until Ctrl-C / SIGTERM."""
@@ -197,6 +199,8 @@ def cli_run(
             log.warning("  warning: %s is reachable from other machines (plain HTTP, no TLS)", host)
         log.info("Ctrl-C to stop")
         sys.stderr.flush()
+        if ready_file is not None:
+            ready_file.write_text(f"{srv.host} {srv.port}\n")
 
     try:
         run(server, ready)

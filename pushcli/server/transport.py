@@ -178,6 +178,7 @@ class Connection(asyncio.Protocol):
             ("Content-Type", reply.content_type),
             ("Content-Length", str(len(reply.body))),
             ("Server", "pushcli"),
+            ("Date", _http_date()),
             *reply.headers,
         ]
         if close:
@@ -342,3 +343,17 @@ class Connection(asyncio.Protocol):
             and self.http.their_state is h11.IDLE
             and now - self.last_active > keepalive
         )
+
+
+_date_cache: tuple[int, str] = (0, "")
+
+
+def _http_date() -> str:
+    """The Date header (clients such as `pushcli doctor` read the server's clock from it)."""
+    global _date_cache
+    now = int(time.time())
+    if _date_cache[0] != now:
+        from email.utils import formatdate
+
+        _date_cache = (now, formatdate(now, usegmt=True))
+    return _date_cache[1]
