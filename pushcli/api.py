@@ -23,10 +23,43 @@ from typing import Any
 from pushcli import events as _events
 from pushcli import limits, publish
 from pushcli.auth import channel_auth_response, user_auth_response
-from pushcli.errors import PartialFailure
+from pushcli.errors import (
+    ConfigError,
+    InputError,
+    NotArrivedError,
+    PartialFailure,
+    PushcliError,
+    RejectedError,
+    UnavailableError,
+)
 from pushcli.profiles import Settings, resolve
 
-__all__ = ["Client", "Settings"]
+__all__ = [
+    "Client",
+    "ConfigError",
+    "Event",
+    "InputError",
+    "MemberAdded",
+    "MemberRemoved",
+    "NotArrivedError",
+    "PartialFailure",
+    "PushcliError",
+    "RejectedError",
+    "Settings",
+    "Status",
+    "Subscribed",
+    "UnavailableError",
+]
+_REALTIME = ("Event", "MemberAdded", "MemberRemoved", "Status", "Subscribed")
+
+
+def __getattr__(name: str) -> Any:
+    """The listen item types, imported on first use (they bring in websockets)."""
+    if name in _REALTIME:
+        from pushcli import realtime
+
+        return getattr(realtime, name)
+    raise AttributeError(name)
 
 
 class Client:

@@ -142,10 +142,10 @@ app = typer.Typer(
 )
 
 
-def _complete_profiles(incomplete: str) -> list[str]:
+def _complete_profiles(ctx: typer.Context, incomplete: str) -> list[str]:
     from pushcli.cli.options import complete_profiles
 
-    return complete_profiles(incomplete)
+    return complete_profiles(ctx, incomplete)
 
 
 def _version(value: bool) -> None:

@@ -48,12 +48,16 @@ def read_file(path: str) -> str:
         raise InputError(f"{path} is not UTF-8 text") from None
 
 
-def complete_profiles(incomplete: str) -> list[str]:
-    """Shell completion: profile names from the config file (never fails)."""
+def complete_profiles(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion: profile names from the config file (never fails).
+
+    Honours a ``--config PATH`` given earlier on the same command line.
+    """
     try:
         from pushcli.profiles import config_path, load_config
 
-        names = load_config(config_path()).get("profiles", {})
+        given = ctx.find_root().params.get("config")
+        names = load_config(config_path(given)).get("profiles", {})
     except Exception:  # noqa: BLE001 - completion must never print an error
         return []
     return sorted(n for n in names if n.startswith(incomplete))

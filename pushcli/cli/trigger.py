@@ -10,11 +10,16 @@ from pushcli.cli.options import DryRunOpt, JsonOpt, RawOpt, SocketIdOpt, read_da
 
 def trigger(
     ctx: typer.Context,
-    channel: Annotated[str, typer.Argument(help="Channel, or a comma-separated list (up to 100).")],
-    event: Annotated[str, typer.Argument(help="Event name.")],
+    channel: Annotated[
+        str,
+        typer.Argument(help="Channel, or a comma-separated list (up to 100).", metavar="CHANNEL[,CHANNEL...]"),
+    ],
+    event: Annotated[str, typer.Argument(help="Event name.", metavar="EVENT")],
     data: Annotated[
         str | None,
-        typer.Argument(help="JSON or a plain string; '-' reads stdin, '@file' a file. Default {}."),
+        typer.Argument(
+            help="JSON or a plain string; '-' reads stdin, '@file' a file. Default {}.", metavar="DATA"
+        ),
     ] = None,
     socket_id: SocketIdOpt = None,
     info: Annotated[
