@@ -19,6 +19,8 @@ from typing import Any, TextIO
 from pushcli.tail import Row
 
 PREFIX = "pushcli: "
+#: one encoder for every NDJSON line: json.dumps(obj, **options) builds a new one per call
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _decode(data: str | None) -> Any:
@@ -69,7 +71,7 @@ class NdjsonSink:
         self.err = err or sys.stderr
 
     def row(self, row: Row) -> None:
-        line = json.dumps(row_object(row), ensure_ascii=False, separators=(",", ":"))
+        line = _encode(row_object(row))
         try:
             self.out.write(line + "\n")
             self.out.flush()

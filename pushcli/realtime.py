@@ -198,6 +198,10 @@ class Listener:
     _activity: float = field(default=MAX_ACTIVITY_TIMEOUT, init=False)
     _last_error: tuple[int | None, str] | None = field(default=None, init=False)
     _pong_due: bool = field(default=False, init=False)
+    #: loop time of the last frame received (or of the session's start)
+    _rx: float = field(default=0.0, init=False)
+    #: why _keepalive closed the socket, or None
+    _silent: str | None = field(default=None, init=False)
 
     @property
     def url(self) -> str:
@@ -297,27 +301,54 @@ class Listener:
         ws = self._ws
         self.subscribed.clear()
         self._last_error = None
-        ping_sent = False
+        self._silent = None
+        loop = asyncio.get_running_loop()
+        self._rx = loop.time()
+        # Silence is watched by a task of its own rather than a timeout around every recv():
+        # a timer per frame was the largest single cost of a busy channel.
+        watchdog = loop.create_task(self._keepalive(ws))
+        try:
+            while True:
+                try:
+                    raw = await ws.recv()
+                except ConnectionClosed as e:
+                    if self._silent is not None:  # closed by _keepalive
+                        raise _Lost(self._silent, "now") from None
+                    raise self._lost(e) from None
+                self._rx = loop.time()
+                for item in self._handle(raw):
+                    yield item
+                    if isinstance(item, Status) and item.state == "connected":
+                        # the server's activity_timeout applies from here
+                        watchdog.cancel()
+                        watchdog = loop.create_task(self._keepalive(ws))
+                        await self._subscribe_all(ws)
+                if self._pong_due:
+                    self._pong_due = False
+                    await self._send_or_lose(ws, _frame("pusher:pong", {}))
+        finally:
+            watchdog.cancel()
+
+    async def _keepalive(self, ws: ClientConnection) -> None:
+        """After ``activity timeout`` seconds without a frame, send ``pusher:ping``; when still
+        nothing arrives within ``pong_timeout``, close the socket (the session then ends with
+        "no pong", and the listener reconnects at once)."""
+        loop = asyncio.get_running_loop()
         while True:
-            wait = self.pong_timeout if ping_sent else self._activity
-            try:
-                raw = await asyncio.wait_for(ws.recv(), wait)
-            except TimeoutError:
-                if ping_sent:
-                    raise _Lost(f"no pong within {self.pong_timeout:g}s", "now") from None
-                await self._send_or_lose(ws, _frame("pusher:ping", {}))
-                ping_sent = True
+            idle = loop.time() - self._rx
+            if idle < self._activity:
+                await asyncio.sleep(self._activity - idle)
                 continue
-            except ConnectionClosed as e:
-                raise self._lost(e) from None
-            ping_sent = False
-            for item in self._handle(raw):
-                yield item
-                if isinstance(item, Status) and item.state == "connected":
-                    await self._subscribe_all(ws)
-            if self._pong_due:
-                self._pong_due = False
-                await self._send_or_lose(ws, _frame("pusher:pong", {}))
+            sent = loop.time()
+            try:
+                await ws.send(_frame("pusher:ping", {}))
+            except ConnectionClosed:
+                return  # the receive loop sees it
+            await asyncio.sleep(self.pong_timeout)
+            if self._rx < sent:
+                self._silent = f"no pong within {self.pong_timeout:g}s"
+                await ws.close()
+                return
 
     async def _subscribe_all(self, ws: ClientConnection) -> None:
         socket_id = self.socket_id or ""

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pushcli.errors import NotArrivedError, RejectedError, UnavailableError
 
 if TYPE_CHECKING:
-    from pushcli.realtime import Item, Listener
+    from pushcli.realtime import Event, Item, Listener
 
 
 @dataclass(slots=True)
@@ -84,16 +84,16 @@ class Selector:
         return bool(self.globs) and self.matches(row.event)
 
 
+def _event_row(item: Event) -> Row:
+    kind = "system" if item.system else "event"
+    return Row(item.time, item.channel, item.event, kind, item.data, item.user_id, error=item.error)
+
+
 def rows_for(item: Item) -> list[Row]:
     from pushcli.realtime import Event, MemberAdded, MemberRemoved, Subscribed
 
     if isinstance(item, Event):
-        kind = "system" if item.system else "event"
-        return [
-            Row(
-                item.time, item.channel, item.event, kind, item.data, item.user_id, error=item.error
-            )
-        ]
+        return [_event_row(item)]
     if isinstance(item, MemberAdded | MemberRemoved):
         name = "pusher:member_added" if isinstance(item, MemberAdded) else "pusher:member_removed"
         return [Row(item.time, item.channel, name, "member", None, item.user_id, item.user_info)]
@@ -153,28 +153,19 @@ class Progress:
 
 
 async def _consume(listener: Listener, sink: Sink, opts: Options, progress: Progress) -> None:
-    from pushcli.realtime import Problem, Subscribed
+    from pushcli.realtime import Event
 
     select = Selector(opts.events, opts.system, opts.until)
     wanted = set(listener.channels)
     async with contextlib.aclosing(listener.items()) as items:
         async for item in items:
             sink.observe(item)
-            text = status_text(item)
-            if text is not None:
-                if isinstance(item, Problem):
-                    sink.problem(text)
-                else:
-                    sink.status(text, item)
-            if (
-                not progress.ready
-                and isinstance(item, Subscribed)
-                and listener.subscribed >= wanted
-            ):
-                progress.ready = True
-                if opts.ready_file is not None:
-                    _write_ready(opts.ready_file, listener.socket_id)
-            for row in rows_for(item):
+            if type(item) is Event and not item.system:
+                rows = [_event_row(item)]  # the bulk of a busy channel: no status, one row
+            else:
+                _note(item, listener, sink, opts, progress, wanted)
+                rows = rows_for(item)
+            for row in rows:
                 if not select.shown(row):
                     continue
                 sink.row(row)
@@ -185,6 +176,29 @@ async def _consume(listener: Listener, sink: Sink, opts: Options, progress: Prog
                     return
                 if opts.count is not None and progress.counted >= opts.count:
                     return
+
+
+def _note(
+    item: Item,
+    listener: Listener,
+    sink: Sink,
+    opts: Options,
+    progress: Progress,
+    wanted: set[str],
+) -> None:
+    """Status lines, and the ready file once every channel is subscribed."""
+    from pushcli.realtime import Problem, Subscribed
+
+    text = status_text(item)
+    if text is not None:
+        if isinstance(item, Problem):
+            sink.problem(text)
+        else:
+            sink.status(text, item)
+    if not progress.ready and isinstance(item, Subscribed) and listener.subscribed >= wanted:
+        progress.ready = True
+        if opts.ready_file is not None:
+            _write_ready(opts.ready_file, listener.socket_id)
 
 
 async def run(listener: Listener, sink: Sink, opts: Options) -> None:

@@ -5,7 +5,9 @@
 * ``soketi``: one loopback soketi for the whole session;
 * ``soketi_restartable``: a private soketi for one test, which may ``stop()`` / ``start()``
   it on the same port;
-* ``soketi_env``: ``soketi.env()`` applied to os.environ for the test.
+* ``soketi_env``: ``soketi.env()`` applied to os.environ for the test;
+* ``embedded`` / ``embedded_restartable``: the same for ``pushcli serve``;
+* ``pusher_server`` / ``pusher_server_env``: parametrized over soketi and ``pushcli serve``.
 
 When soketi cannot be started because node or tests/soketi/node_modules is missing, the
 tests that need it are skipped locally and fail when ``CI`` is set.
@@ -34,9 +36,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Tests that use a soketi fixture are marked automatically, so `-m "not soketi"` works.
+    # Tests that use a soketi fixture are marked automatically, so `-m "not soketi"` works;
+    # so are the soketi cases of tests parametrized by fixture name (pusher_server's "soketi").
     for item in items:
-        if SOKETI_FIXTURES & set(getattr(item, "fixturenames", ())):
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        named = {v for v in params.values() if isinstance(v, str)}
+        if SOKETI_FIXTURES & (set(getattr(item, "fixturenames", ())) | named):
             item.add_marker(pytest.mark.soketi)
 
 
@@ -107,6 +112,16 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServe
     """One ``pushcli serve`` (subprocess) on 127.0.0.1 for the session, with soketi's test app
     (123456 / app-key / app-secret) and the same attributes and methods as ``soketi``."""
     server = EmbeddedServer(tmp_path_factory.mktemp("embedded")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def embedded_restartable(tmp_path: Path) -> Iterator[EmbeddedServer]:
+    """A ``pushcli serve`` of this test's own; ``stop()`` then ``start()`` keeps the same port."""
+    server = EmbeddedServer(tmp_path / "embedded").start()
     try:
         yield server
     finally:

@@ -1,7 +1,9 @@
-"""pushcli listen / client-event against a real soketi on loopback.
+"""pushcli listen / client-event against real servers on loopback: soketi and ``pushcli serve``.
 
-pushcli runs as a subprocess (``--json --ready-file``); the other party is the official
-python ``pusher`` library (server side) or a raw protocol-7 WebSocket client from servers.py.
+Tests that take ``pusher_server`` run once against each (what the server decides is checked on
+both); the few that need soketi's own behaviour say so. pushcli runs as a subprocess
+(``--json --ready-file``); the other party is the official python ``pusher`` library (server
+side), a raw protocol-7 WebSocket client from servers.py, or the official Node libraries.
 """
 
 from __future__ import annotations
@@ -112,15 +114,19 @@ def env_for(server, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def listen(soketi, tmp_path):
-    """Start ``pushcli listen ... --json --ready-file`` and wait until it is subscribed."""
+def listen(request, tmp_path):
+    """Start ``pushcli listen ... --json --ready-file`` and wait until it is subscribed.
+
+    The server is the test's ``pusher_server`` unless ``server=`` names another."""
     procs: list[Proc] = []
 
     def start(*args: str, server=None, wait_ready: bool = True, **env_extra: str) -> Proc:
+        if server is None:
+            server = request.getfixturevalue("pusher_server")
         ready = tmp_path / f"ready-{uuid.uuid4().hex[:6]}"
         proc = Proc(
             ["listen", *args, "--json", "--ready-file", str(ready)],
-            env_for(server or soketi, **env_extra),
+            env_for(server, **env_extra),
         )
         procs.append(proc)
         if wait_ready:
@@ -156,11 +162,11 @@ def run_cli(
 # --- channel kinds ---------------------------------------------------------------------------
 
 
-def test_public_channel_ndjson(soketi, listen):
+def test_public_channel_ndjson(pusher_server, listen):
     c = chan()
     proc = listen(c, "--count", "2")
     assert re.fullmatch(r"\d+\.\d+\n", proc.ready_text)  # the ready file holds the socket id
-    client = soketi.pusher_client()
+    client = pusher_server.pusher_client()
     client.trigger(c, "greet", {"message": "hello", "n": 1})
     client.trigger(c, "plain", "just text")
     assert proc.finish() == 0, proc.stderr
@@ -178,24 +184,26 @@ def test_public_channel_ndjson(soketi, listen):
     assert "pushcli: connected (socket id" in proc.stderr
 
 
-def test_private_channel_signed_locally(soketi, listen):
+def test_private_channel_signed_locally(pusher_server, listen):
     c = chan("private-")
     proc = listen(c, "--count", "1")
-    soketi.pusher_client().trigger(c, "secret-thing", {"ok": True})
+    pusher_server.pusher_client().trigger(c, "secret-thing", {"ok": True})
     assert proc.finish() == 0, proc.stderr
     assert proc.events() == [
         {"time": proc.lines[0]["time"], "channel": c, "event": "secret-thing", "data": {"ok": True}}
     ]
 
 
-def test_presence_members_join_and_leave(soketi, listen):
+def test_presence_members_join_and_leave(pusher_server, listen):
     c = chan("presence-")
     proc = listen(c, "--user-id", "me", "--user-info", '{"name": "Me"}', "--count", "1")
     [sub] = proc.lines
     assert sub["event"] == "pusher:subscription_succeeded"
     assert sub["members"] == {"me": {"name": "Me"}} and sub["count"] == 1
-    auth = make_auth_fn(soketi.key, soketi.secret, user_id="bob", user_info={"name": "Bob"})
-    with subscriber_thread(soketi.ws_url, [c], auth):
+    auth = make_auth_fn(
+        pusher_server.key, pusher_server.secret, user_id="bob", user_info={"name": "Bob"}
+    )
+    with subscriber_thread(pusher_server.ws_url, [c], auth):
         proc.wait_until(
             lambda p: any(x["event"] == "pusher:member_added" for x in p.lines), what="member_added"
         )
@@ -204,7 +212,7 @@ def test_presence_members_join_and_leave(soketi, listen):
     )
     time.sleep(0.2)
     assert proc.p.poll() is None  # member lines do not count toward --count
-    soketi.pusher_client().trigger(c, "after", {})
+    pusher_server.pusher_client().trigger(c, "after", {})
     assert proc.finish() == 0, proc.stderr
     added, removed, after = proc.lines[1:]
     assert added == {
@@ -219,13 +227,13 @@ def test_presence_members_join_and_leave(soketi, listen):
     assert after["event"] == "after"
 
 
-def test_encrypted_channel_decrypted_and_wrong_key_is_an_error_row(soketi, listen):
+def test_encrypted_channel_decrypted_and_wrong_key_is_an_error_row(pusher_server, listen):
     c = chan("private-encrypted-")
     key = base64.b64encode(os.urandom(32)).decode()
     other = base64.b64encode(os.urandom(32)).decode()
     good = listen(c, "--count", "2", PUSHER_ENCRYPTION_MASTER_KEY_BASE64=key)
     bad = listen(c, "--count", "2", PUSHER_ENCRYPTION_MASTER_KEY_BASE64=other)
-    client = soketi.pusher_client(encryption_master_key_base64=key)
+    client = pusher_server.pusher_client(encryption_master_key_base64=key)
     client.trigger(c, "enc", {"card": "4242"})
     client.trigger(c, "enc2", "a plain string")
     assert good.finish() == 0, good.stderr
@@ -246,9 +254,9 @@ def test_encrypted_channel_without_master_key_is_a_config_error(soketi):
     assert r.stdout == ""
 
 
-def test_cache_channel_shows_last_event_and_cache_miss(soketi, listen):
+def test_cache_channel_shows_last_event_and_cache_miss(pusher_server, listen):
     c = chan("cache-")
-    soketi.pusher_client().trigger(c, "last-state", {"v": 42})
+    pusher_server.pusher_client().trigger(c, "last-state", {"v": 42})
     proc = listen(c, "--count", "1")
     assert proc.finish() == 0, proc.stderr
     assert [(x["event"], x["data"]) for x in proc.lines] == [("last-state", {"v": 42})]
@@ -263,20 +271,20 @@ def test_cache_channel_shows_last_event_and_cache_miss(soketi, listen):
 # --- CI semantics ----------------------------------------------------------------------------
 
 
-def test_until_prints_the_event_then_exits_0(soketi, listen):
+def test_until_prints_the_event_then_exits_0(pusher_server, listen):
     c = chan()
     proc = listen(c, "--until", "deploy-done")
-    client = soketi.pusher_client()
+    client = pusher_server.pusher_client()
     for name in ["step-1", "step-2", "deploy-done", "never-seen"]:
         client.trigger(c, name, {})
     assert proc.finish() == 0, proc.stderr
     assert [x["event"] for x in proc.lines] == ["step-1", "step-2", "deploy-done"]
 
 
-def test_timeout_exits_8_and_says_what_arrived(soketi, listen):
+def test_timeout_exits_8_and_says_what_arrived(pusher_server, listen):
     c = chan()
     proc = listen(c, "--count", "3", "--timeout", "2")
-    client = soketi.pusher_client()
+    client = pusher_server.pusher_client()
     client.trigger(c, "a", {})
     client.trigger(c, "b", {})
     assert proc.finish() == 8
@@ -284,17 +292,17 @@ def test_timeout_exits_8_and_says_what_arrived(soketi, listen):
     assert [x["event"] for x in proc.lines] == ["a", "b"]
 
 
-def test_event_filter(soketi, listen):
+def test_event_filter(pusher_server, listen):
     c = chan()
     proc = listen(c, "-e", "order-*", "-e", "refund", "--count", "2")
-    client = soketi.pusher_client()
+    client = pusher_server.pusher_client()
     for name in ["noise", "order-created", "other", "refund"]:
         client.trigger(c, name, {})
     assert proc.finish() == 0, proc.stderr
     assert [x["event"] for x in proc.lines] == ["order-created", "refund"]
 
 
-def test_ctrl_c_closes_cleanly_with_130(soketi, listen):
+def test_ctrl_c_closes_cleanly_with_130(pusher_server, listen):
     proc = listen(chan())
     proc.p.send_signal(signal.SIGINT)
     assert proc.finish() == 130
@@ -355,9 +363,9 @@ class AuthEndpoint:
         self.server.server_close()
 
 
-def test_auth_endpoint_authorizes_like_pusher_js(soketi, listen):
+def test_auth_endpoint_authorizes_like_pusher_js(pusher_server, listen):
     ok, pres = chan("private-"), chan("presence-")
-    with AuthEndpoint(soketi.key, soketi.secret, refuse="none") as endpoint:
+    with AuthEndpoint(pusher_server.key, pusher_server.secret, refuse="none") as endpoint:
         proc = listen(
             ok,
             pres,
@@ -368,7 +376,7 @@ def test_auth_endpoint_authorizes_like_pusher_js(soketi, listen):
             "--count",
             "1",
         )
-        soketi.pusher_client().trigger(ok, "hi", {})
+        pusher_server.pusher_client().trigger(ok, "hi", {})
         assert proc.finish() == 0, proc.stderr
     headers, form = endpoint.requests[0]
     assert headers["Content-Type"] == "application/x-www-form-urlencoded"
@@ -378,9 +386,9 @@ def test_auth_endpoint_authorizes_like_pusher_js(soketi, listen):
     assert sub["members"] == {"endpoint-user": {"via": "endpoint"}}  # the endpoint decides the user
 
 
-def test_auth_endpoint_refusal_exits_5_with_status_and_body(soketi):
+def test_auth_endpoint_refusal_exits_5_with_status_and_body(pusher_server):
     good, bad = chan("private-"), chan("private-")
-    with AuthEndpoint(soketi.key, soketi.secret, refuse=bad) as endpoint:
+    with AuthEndpoint(pusher_server.key, pusher_server.secret, refuse=bad) as endpoint:
         r = run_cli(
             "listen",
             good,
@@ -390,27 +398,28 @@ def test_auth_endpoint_refusal_exits_5_with_status_and_body(soketi):
             endpoint.url,
             "--auth-header",
             "X-Token: t0ken",
-            env=env_for(soketi),
+            env=env_for(pusher_server),
         )
     assert r.returncode == 5, r.stderr
     assert f"auth endpoint refused {bad}: 403" in r.stderr
     assert "Forbidden: not your channel" in r.stderr
 
 
-def test_subscription_error_from_the_server_exits_5(soketi):
+def test_subscription_error_from_the_server_exits_5(pusher_server):
     r = run_cli(
         "listen",
         chan("private-"),
         "--json",
         "--no-signin",
-        env=env_for(soketi, PUSHER_APP_SECRET="wrong-secret"),
+        env=env_for(pusher_server, PUSHER_APP_SECRET="wrong-secret"),
     )
     assert r.returncode == 5, r.stderr
     assert "refused" in r.stderr and "401" in r.stderr
 
 
-def test_unknown_app_key_is_fatal_exit_5(soketi):
-    r = run_cli("listen", chan(), "--json", env=env_for(soketi, PUSHER_APP_KEY="no-such-key"))
+def test_unknown_app_key_is_fatal_exit_5(pusher_server):
+    env = env_for(pusher_server, PUSHER_APP_KEY="no-such-key")
+    r = run_cli("listen", chan(), "--json", env=env)
     assert r.returncode == 5, r.stderr
     assert "does not exist" in r.stderr and "4001" in r.stderr
 
@@ -434,8 +443,9 @@ def test_unreachable_server_exits_6_after_retries(tmp_path):
     assert time.monotonic() - started < 8
 
 
-def test_reconnects_after_server_restart_and_resubscribes(soketi_restartable, listen):
-    server = soketi_restartable
+@pytest.mark.parametrize("restartable", ["soketi_restartable", "embedded_restartable"])
+def test_reconnects_after_server_restart_and_resubscribes(restartable, request, listen):
+    server = request.getfixturevalue(restartable)
     c, p = chan(), chan("presence-")
     proc = listen(c, p, "--user-id", "steady", "--count", "2", "--retries", "20", server=server)
     server.stop()
@@ -451,15 +461,16 @@ def test_reconnects_after_server_restart_and_resubscribes(soketi_restartable, li
     assert [x["event"] for x in proc.events()] == ["after-restart-1", "after-restart-2"]
     subs = [x for x in proc.lines if x["event"] == "pusher:subscription_succeeded"]
     assert [s["members"] for s in subs] == [{"steady": None}, {"steady": None}]  # same user id
-    assert "4200" in proc.stderr  # soketi says goodbye with 4200 "Server closed"
+    assert "4200" in proc.stderr  # both servers say goodbye with 4200 "Server closed"
 
 
 # --- client events ---------------------------------------------------------------------------
 
 
-def test_client_event_reaches_another_subscriber(soketi):
+def test_client_event_reaches_another_subscriber(pusher_server):
     c = chan("private-")
-    with subscriber_thread(soketi.ws_url, [c], make_auth_fn(soketi.key, soketi.secret)) as sub:
+    auth = make_auth_fn(pusher_server.key, pusher_server.secret)
+    with subscriber_thread(pusher_server.ws_url, [c], auth) as sub:
         r = run_cli(
             "client-event",
             c,
@@ -467,7 +478,7 @@ def test_client_event_reaches_another_subscriber(soketi):
             '{"who": "ada"}',
             "--wait",
             "0.3",
-            env=env_for(soketi),
+            env=env_for(pusher_server),
         )
         assert r.returncode == 0, r.stderr
         [got] = sub.wait_for(1)
@@ -477,7 +488,7 @@ def test_client_event_reaches_another_subscriber(soketi):
     assert f"sent client-typing to {c}" in r.stderr
 
 
-def test_client_event_on_presence_carries_user_id_to_a_listener(soketi, listen):
+def test_client_event_on_presence_carries_user_id_to_a_listener(pusher_server, listen):
     c = chan("presence-")
     proc = listen(c, "--count", "1")
     r = run_cli(
@@ -489,7 +500,7 @@ def test_client_event_on_presence_carries_user_id_to_a_listener(soketi, listen):
         "alice",
         "--wait",
         "0.3",
-        env=env_for(soketi),
+        env=env_for(pusher_server),
     )
     assert r.returncode == 0, r.stderr
     assert proc.finish() == 0, proc.stderr
@@ -497,10 +508,11 @@ def test_client_event_on_presence_carries_user_id_to_a_listener(soketi, listen):
     assert (ev["event"], ev["data"], ev["user_id"]) == ("client-hi", "plain words", "alice")
 
 
-def test_client_event_refused_by_the_server_exits_5(soketi, tmp_path):
+def test_client_event_refused_by_the_server_exits_5(pusher_server, tmp_path):
     big = tmp_path / "big.json"
     big.write_text(json.dumps({"blob": "x" * 120_000}))
-    r = run_cli("client-event", chan("private-"), "client-big", f"@{big}", env=env_for(soketi))
+    env = env_for(pusher_server)
+    r = run_cli("client-event", chan("private-"), "client-big", f"@{big}", env=env)
     assert r.returncode == 5, r.stderr
     assert "4301" in r.stderr and "KB" in r.stderr
 
@@ -581,10 +593,68 @@ def test_keepalive_answers_pings_pings_when_silent_and_reconnects_without_pong()
     assert (2, "pusher:subscribe") in received  # resubscribed after reconnecting
 
 
+def test_keepalive_does_not_ping_while_frames_arrive():
+    """Every frame resets the activity timer: events every 0.3 s under a 1 s activity timeout
+    never make pushcli ping (nor reconnect), and it pings once they stop."""
+    import asyncio
+    import contextlib
+
+    from websockets.asyncio.server import serve
+
+    from pushcli.profiles import Settings
+    from pushcli.realtime import Event, Listener, Status
+
+    received: list[tuple[float, str]] = []
+
+    async def handler(ws) -> None:
+        established = {"socket_id": "1.1", "activity_timeout": 1}
+        await ws.send(
+            json.dumps({"event": "pusher:connection_established", "data": json.dumps(established)})
+        )
+
+        async def tick() -> None:
+            for i in range(8):
+                await asyncio.sleep(0.3)
+                await ws.send(json.dumps({"event": "tick", "channel": "c", "data": str(i)}))
+
+        ticker = asyncio.create_task(tick())
+        try:
+            async for msg in ws:
+                event = json.loads(msg)["event"]
+                received.append((time.monotonic(), event))
+                if event == "pusher:ping":
+                    await ws.send(json.dumps({"event": "pusher:pong", "data": {}}))
+        finally:
+            ticker.cancel()
+
+    async def main() -> tuple[int, list[Status]]:
+        ticks, statuses = 0, []
+        async with serve(handler, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            settings = Settings(key="k", host="127.0.0.1", port=port, scheme="http")
+            listener = Listener(settings, ["c"], pong_timeout=5)
+            async with asyncio.timeout(10), contextlib.aclosing(listener.items()) as items:
+                async for item in items:
+                    if isinstance(item, Status):
+                        statuses.append(item)
+                    if isinstance(item, Event) and item.event == "tick":
+                        ticks += 1
+                        last_tick = time.monotonic()
+                    if isinstance(item, Event) and item.event == "pusher:pong":
+                        break
+        [ping_at] = [t for t, e in received if e == "pusher:ping"]
+        assert ping_at - last_tick >= 0.9  # a second of silence after the last tick
+        return ticks, statuses
+
+    ticks, statuses = asyncio.run(main())
+    assert ticks == 8  # 2.4 s of events, not one ping in between
+    assert [s.state for s in statuses] == ["connecting", "connected"]
+
+
 # --- the official Node libraries as the other party ----------------------------------------
 
 
-def node_party(soketi, mode: str, **cfg) -> None:
+def node_party(server, mode: str, **cfg) -> None:
     import shutil
 
     node = shutil.which("node")
@@ -592,11 +662,11 @@ def node_party(soketi, mode: str, **cfg) -> None:
         pytest.skip("node not found")
     cfg.update(
         mode=mode,
-        host=soketi.host,
-        port=soketi.port,
-        appId=soketi.app_id,
-        key=soketi.key,
-        secret=soketi.secret,
+        host=server.host,
+        port=server.port,
+        appId=server.app_id,
+        key=server.key,
+        secret=server.secret,
     )
     script = ROOT / "tests" / "soketi" / "party.js"
     r = subprocess.run(
@@ -609,12 +679,12 @@ def node_party(soketi, mode: str, **cfg) -> None:
     assert r.returncode == 0, r.stderr
 
 
-def test_encrypted_events_from_the_node_library(soketi, listen):
+def test_encrypted_events_from_the_node_library(pusher_server, listen):
     c = chan("private-encrypted-")
     key = base64.b64encode(os.urandom(32)).decode()
     proc = listen(c, "--count", "2", PUSHER_ENCRYPTION_MASTER_KEY_BASE64=key)
-    node_party(soketi, "trigger", channel=c, event="node-obj", data={"amount": 5}, masterKey=key)
-    node_party(soketi, "trigger", channel=c, event="node-str", data="hi", masterKey=key)
+    for event, data in [("node-obj", {"amount": 5}), ("node-str", "hi")]:
+        node_party(pusher_server, "trigger", channel=c, event=event, data=data, masterKey=key)
     assert proc.finish() == 0, proc.stderr
     assert [(x["event"], x["data"]) for x in proc.lines] == [
         ("node-obj", {"amount": 5}),
@@ -622,11 +692,11 @@ def test_encrypted_events_from_the_node_library(soketi, listen):
     ]
 
 
-def test_pusher_js_member_and_client_event(soketi, listen):
+def test_pusher_js_member_and_client_event(pusher_server, listen):
     c = chan("presence-")
     proc = listen(c, "--count", "1")
     node_party(
-        soketi,
+        pusher_server,
         "client-event",
         channel=c,
         event="client-wave",
