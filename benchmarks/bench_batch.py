@@ -33,7 +33,11 @@ from servers import Soketi  # noqa: E402
 def make_events(n: int) -> list[dict]:
     # ~120 bytes per event on the wire: channel, name and a small JSON payload.
     return [
-        {"channel": f"bench-{i % 4}", "name": "bench-event", "data": {"i": i, "pad": "x" * (62 - len(str(i)))}}
+        {
+            "channel": f"bench-{i % 4}",
+            "name": "bench-event",
+            "data": {"i": i, "pad": "x" * (62 - len(str(i)))},
+        }
         for i in range(n)
     ]
 
@@ -41,8 +45,14 @@ def make_events(n: int) -> list[dict]:
 def batches(events: list[dict]) -> list[bytes]:
     out = []
     for i in range(0, len(events), 10):
-        part = [{"channel": e["channel"], "name": e["name"], "data": json.dumps(e["data"], separators=(",", ":"))}
-                for e in events[i : i + 10]]
+        part = [
+            {
+                "channel": e["channel"],
+                "name": e["name"],
+                "data": json.dumps(e["data"], separators=(",", ":")),
+            }
+            for e in events[i : i + 10]
+        ]
         out.append(json.dumps({"batch": part}, separators=(",", ":")).encode())
     return out
 
@@ -64,7 +74,9 @@ def run_http_client(srv: Soketi, bodies: list[bytes], n: int) -> float:
     t = time.perf_counter()
     conn = http.client.HTTPConnection(srv.host, srv.port)
     for body in bodies:
-        conn.request("POST", signed_path(srv, body), body=body, headers={"Content-Type": "application/json"})
+        conn.request(
+            "POST", signed_path(srv, body), body=body, headers={"Content-Type": "application/json"}
+        )
         resp = conn.getresponse()
         resp.read()
         assert resp.status == 200
@@ -76,15 +88,25 @@ def run_official(srv: Soketi, events: list[dict], n: int) -> float:
     client = srv.pusher_client()
     t = time.perf_counter()
     for i in range(0, len(events), 10):
-        client.trigger_batch([{"channel": e["channel"], "name": e["name"], "data": e["data"]} for e in events[i : i + 10]])
+        client.trigger_batch(
+            [
+                {"channel": e["channel"], "name": e["name"], "data": e["data"]}
+                for e in events[i : i + 10]
+            ]
+        )
     return n / (time.perf_counter() - t)
 
 
 def run_pushcli(srv: Soketi, path: Path, n: int) -> tuple[float, float]:
     env = {**srv.env(), "PUSHCLI_CONFIG": str(path.parent / "none.toml"), "PATH": "/usr/bin:/bin"}
     t = time.perf_counter()
-    p = subprocess.run([sys.executable, "-m", "pushcli", "batch", str(path), "--json"],
-                       capture_output=True, text=True, env=env, check=False)
+    p = subprocess.run(
+        [sys.executable, "-m", "pushcli", "batch", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     wall = n / (time.perf_counter() - t)
     if p.returncode != 0:
         raise SystemExit(f"pushcli batch failed ({p.returncode}): {p.stderr}")
@@ -107,7 +129,12 @@ def main() -> None:
         path.write_text("".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events))
         srv = Soketi(Path(tmp) / "soketi").start()
         try:
-            res: dict[str, list[float]] = {"http.client": [], "official": [], "pushcli (command)": [], "pushcli (send)": []}
+            res: dict[str, list[float]] = {
+                "http.client": [],
+                "official": [],
+                "pushcli (command)": [],
+                "pushcli (send)": [],
+            }
             for _ in range(args.rounds):
                 res["http.client"].append(run_http_client(srv, bodies, n))
                 res["official"].append(run_official(srv, events, n))
@@ -117,11 +144,15 @@ def main() -> None:
         finally:
             srv.stop()
     med = {k: statistics.median(v) for k, v in res.items()}
-    print(f"{n} events of ~{statistics.mean(sizes):.0f} bytes, {args.rounds} rounds, median events/s:")
+    print(
+        f"{n} events of ~{statistics.mean(sizes):.0f} bytes, {args.rounds} rounds, median events/s:"
+    )
     for k, v in med.items():
         print(f"  {k:20s} {v:9,.0f}   runs: {', '.join(f'{x:,.0f}' for x in res[k])}")
     for k in ("pushcli (command)", "pushcli (send)"):
-        print(f"  {k}: {med[k] / med['http.client']:.2f}x http.client, {med[k] / med['official']:.2f}x official")
+        print(
+            f"  {k}: {med[k] / med['http.client']:.2f}x http.client, {med[k] / med['official']:.2f}x official"
+        )
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ from servers import EmbeddedServer, Soketi  # noqa: E402
 
 EVENT = "bench-listen"
 
-BARE = r'''
+BARE = r"""
 import asyncio, json, os, sys
 from websockets.asyncio.client import connect
 
@@ -106,7 +106,7 @@ async def main(url, channel, n, out_path, ready_path, flush):
 
 url, channel, n, out_path, ready_path, flush = sys.argv[1:]
 asyncio.run(main(url, channel, int(n), out_path, ready_path, flush == "1"))
-'''
+"""
 
 
 # --------------------------------------------------------------------------- sending
@@ -143,8 +143,9 @@ def bodies(channel: str, first: int, n: int) -> list[bytes]:
     return out
 
 
-def send(srv: Soketi, channel: str, n: int, first: int = 0, threads: int = 2,
-         rate: float = 0.0) -> float:
+def send(
+    srv: Soketi, channel: str, n: int, first: int = 0, threads: int = 2, rate: float = 0.0
+) -> float:
     """Send events ``first .. first+n-1`` (paced at ``rate`` events/s when > 0); returns the
     seconds it took."""
     all_bodies = bodies(channel, first, n)
@@ -172,9 +173,7 @@ def send(srv: Soketi, channel: str, n: int, first: int = 0, threads: int = 2,
         finally:
             conn.close()
 
-    ts = [
-        threading.Thread(target=worker, args=(i, all_bodies[i::threads])) for i in range(threads)
-    ]
+    ts = [threading.Thread(target=worker, args=(i, all_bodies[i::threads])) for i in range(threads)]
     for t in ts:
         t.start()
     for t in ts:
@@ -242,18 +241,46 @@ def reap(proc: subprocess.Popen, timeout: float = 300) -> tuple[int, float, int]
     return proc.returncode, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
-def receiver_argv(kind: str, srv: Soketi, channel: str, n: int, out: Path, ready: Path,
-                  script: Path, profile: Path | None = None) -> list[str]:
+def receiver_argv(
+    kind: str,
+    srv: Soketi,
+    channel: str,
+    n: int,
+    out: Path,
+    ready: Path,
+    script: Path,
+    profile: Path | None = None,
+) -> list[str]:
     if kind == "pushcli":
         prof = ["-m", "cProfile", "-o", str(profile)] if profile else []
-        return [sys.executable, *prof, "-m", "pushcli", "listen", channel, "--json",
-                "--count", str(n), "--timeout", "300", "--ready-file", str(ready)]
+        return [
+            sys.executable,
+            *prof,
+            "-m",
+            "pushcli",
+            "listen",
+            channel,
+            "--json",
+            "--count",
+            str(n),
+            "--timeout",
+            "300",
+            "--ready-file",
+            str(ready),
+        ]
     flush = "1" if kind == "bare+flush" else "0"
     return [sys.executable, str(script), srv.ws_url, channel, str(n), str(out), str(ready), flush]
 
 
-def run_receiver(kind: str, srv: Soketi, n: int, work: Path, script: Path,
-                 profile: Path | None = None, rate: float = 0.0) -> dict:
+def run_receiver(
+    kind: str,
+    srv: Soketi,
+    n: int,
+    work: Path,
+    script: Path,
+    profile: Path | None = None,
+    rate: float = 0.0,
+) -> dict:
     channel = f"bench-{uuid.uuid4().hex[:10]}"
     out = work / f"{kind}-{n}.out"
     ready = work / f"{kind}-{n}.ready"
@@ -264,8 +291,12 @@ def run_receiver(kind: str, srv: Soketi, n: int, work: Path, script: Path,
     err_path = work / f"{kind}-{n}.err"
     with open(err_path, "wb") as err:
         proc = subprocess.Popen(  # noqa: S603 - fixed argv
-            argv, stdout=stdout, stderr=err, stdin=subprocess.DEVNULL,
-            env=child_env(srv), cwd=work,
+            argv,
+            stdout=stdout,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            env=child_env(srv),
+            cwd=work,
         )
         try:
             wait_ready(proc, ready)
@@ -281,8 +312,13 @@ def run_receiver(kind: str, srv: Soketi, n: int, work: Path, script: Path,
     if rc != 0:
         raise RuntimeError(f"{kind} exited {rc}: {err_path.read_text()[-2000:]}")
     received = verify(kind, out, channel, n)
-    return {"cpu": cpu, "window": cpu - at_ready, "maxrss": maxrss, "send_s": send_s,
-            "received": received}
+    return {
+        "cpu": cpu,
+        "window": cpu - at_ready,
+        "maxrss": maxrss,
+        "send_s": send_s,
+        "received": received,
+    }
 
 
 def verify(kind: str, out: Path, channel: str, n: int) -> int:
@@ -335,12 +371,16 @@ def cpu_rounds(srv: Soketi, args: argparse.Namespace, work: Path, script: Path) 
             )
     med = {k: statistics.median(v) for k, v in per_event.items()}
     pace = f"paced at {args.rate:,.0f}/s" if args.rate else "flat out"
-    print(f"\nCPU per event, median of {args.rounds} rounds ({n} events, {args.server}; "
-          f"sender {pace}, median {statistics.median(send_rates):,.0f} events/s):")
+    print(
+        f"\nCPU per event, median of {args.rounds} rounds ({n} events, {args.server}; "
+        f"sender {pace}, median {statistics.median(send_rates):,.0f} events/s):"
+    )
     for k in kinds:
-        print(f"  {k:10} {med[k]:6.1f} us/event   (whole runs minus the 1-event run: "
-              f"{statistics.median(whole[k]):.1f}; start, connect, subscribe: "
-              f"{statistics.median(base[k]):.2f} s)")
+        print(
+            f"  {k:10} {med[k]:6.1f} us/event   (whole runs minus the 1-event run: "
+            f"{statistics.median(whole[k]):.1f}; start, connect, subscribe: "
+            f"{statistics.median(base[k]):.2f} s)"
+        )
     print(f"  pushcli / bare        {med['pushcli'] / med['bare']:.2f}x   (target <= 1.5)")
     print(f"  pushcli / bare+flush  {med['pushcli'] / med['bare+flush']:.2f}x")
     if args.profile:
@@ -403,9 +443,25 @@ def rss_run(srv: Soketi, args: argparse.Namespace, work: Path) -> None:
     err_path = work / "live.err"
     with open(err_path, "wb") as err:
         proc = subprocess.Popen(  # noqa: S603 - fixed argv
-            [sys.executable, "-m", "pushcli", "listen", channel, "--count", str(total),
-             "--timeout", "900", "--ready-file", str(ready)],
-            stdin=slave, stdout=slave, stderr=err, env=env, cwd=work, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "pushcli",
+                "listen",
+                channel,
+                "--count",
+                str(total),
+                "--timeout",
+                "900",
+                "--ready-file",
+                str(ready),
+            ],
+            stdin=slave,
+            stdout=slave,
+            stderr=err,
+            env=env,
+            cwd=work,
+            start_new_session=True,
         )
     os.close(slave)
     drain = PtyDrain(master)
@@ -414,8 +470,10 @@ def rss_run(srv: Soketi, args: argparse.Namespace, work: Path) -> None:
     started = time.perf_counter()
     try:
         wait_ready(proc, ready)
-        print(f"\nlive view (pid {proc.pid}) under a pty: {bursts} bursts x {size:,} events",
-              flush=True)
+        print(
+            f"\nlive view (pid {proc.pid}) under a pty: {bursts} bursts x {size:,} events",
+            flush=True,
+        )
         for b in range(bursts):
             send(srv, channel, size, first=b * size)
             want = (b + 1) * size
@@ -426,8 +484,11 @@ def rss_run(srv: Soketi, args: argparse.Namespace, work: Path) -> None:
                 samples.append(vm_rss_kib(proc.pid))
             except (OSError, RuntimeError):
                 break  # the last burst: it already exited after --count events
-            print(f"  burst {b + 1:2}: view shows {drain.shown:7,} events   "
-                  f"VmRSS {samples[-1] / 1024:6.1f} MiB", flush=True)
+            print(
+                f"  burst {b + 1:2}: view shows {drain.shown:7,} events   "
+                f"VmRSS {samples[-1] / 1024:6.1f} MiB",
+                flush=True,
+            )
         rc, cpu, maxrss = reap(proc, timeout=60)
     finally:
         if proc.poll() is None:
@@ -436,16 +497,22 @@ def rss_run(srv: Soketi, args: argparse.Namespace, work: Path) -> None:
         drain.join(5)
         os.close(master)
     wall = time.perf_counter() - started
-    print(f"\nlive view: exit {rc} after --count {total:,} "
-          f"({'all received' if rc == 0 else 'NOT all received: ' + err_path.read_text()[-500:]})")
-    print(f"  CPU {cpu:.1f} s for {total:,} events = {cpu / total * 1e6:.1f} us/event (drawing "
-          f"included); {drain.bytes / 1024:,.0f} KiB drawn; wall {wall:.1f} s")
+    print(
+        f"\nlive view: exit {rc} after --count {total:,} "
+        f"({'all received' if rc == 0 else 'NOT all received: ' + err_path.read_text()[-500:]})"
+    )
+    print(
+        f"  CPU {cpu:.1f} s for {total:,} events = {cpu / total * 1e6:.1f} us/event (drawing "
+        f"included); {drain.bytes / 1024:,.0f} KiB drawn; wall {wall:.1f} s"
+    )
     if samples:
         k = min(4, len(samples) - 1)
         growth = (samples[-1] - samples[k]) / 1024
-        print(f"  VmRSS first {samples[0] / 1024:.1f} MiB, last {samples[-1] / 1024:.1f} MiB, "
-              f"max {max(samples) / 1024:.1f} MiB (ru_maxrss {maxrss / 1024:.1f} MiB); "
-              f"burst {k + 1} -> burst {len(samples)}: {growth:+.1f} MiB")
+        print(
+            f"  VmRSS first {samples[0] / 1024:.1f} MiB, last {samples[-1] / 1024:.1f} MiB, "
+            f"max {max(samples) / 1024:.1f} MiB (ru_maxrss {maxrss / 1024:.1f} MiB); "
+            f"burst {k + 1} -> burst {len(samples)}: {growth:+.1f} MiB"
+        )
 
 
 # --------------------------------------------------------------------------- main
@@ -456,8 +523,12 @@ def main() -> None:
     ap.add_argument("--server", choices=["soketi", "embedded"], default="soketi")
     ap.add_argument("--events", type=int, default=20_000)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--rate", type=float, default=0.0,
-                    help="pace the CPU runs' sender at this many events/s (default: flat out)")
+    ap.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="pace the CPU runs' sender at this many events/s (default: flat out)",
+    )
     ap.add_argument("--rss-bursts", type=int, default=20)
     ap.add_argument("--rss-burst", type=int, default=10_000)
     ap.add_argument("--skip-cpu", action="store_true")

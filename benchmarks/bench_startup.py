@@ -64,8 +64,12 @@ def main() -> None:
     med = {k: statistics.median(v) * 1000 for k, v in res.items()}
     for k, v in med.items():
         print(f"  {k:22s} {v:7.1f} ms")
-    print(f"  --version: {med['pushcli --version'] / med['import typer']:.2f}x import typer (target <= 1.25)")
-    print(f"  --help:    {med['pushcli --help'] / med['two-command --help']:.2f}x two-command app (target <= 1.2)")
+    print(
+        f"  --version: {med['pushcli --version'] / med['import typer']:.2f}x import typer (target <= 1.25)"
+    )
+    print(
+        f"  --help:    {med['pushcli --help'] / med['two-command --help']:.2f}x two-command app (target <= 1.2)"
+    )
 
 
 if __name__ == "__main__":

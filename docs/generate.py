@@ -1,7 +1,7 @@
 """Generate docs/cli.md and the shell completion scripts in completions/ from the Typer app.
 
-    .venv/bin/python docs/generate.py           # write them
-    .venv/bin/python docs/generate.py --check   # exit 1 if any is stale (a test runs this)
+.venv/bin/python docs/generate.py           # write them
+.venv/bin/python docs/generate.py --check   # exit 1 if any is stale (a test runs this)
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ def cli_reference() -> str:
 def completion(shell: str) -> str:
     from typer._completion_shared import get_completion_script
 
-    script = get_completion_script(prog_name="pushcli", complete_var="_PUSHCLI_COMPLETE", shell=shell)
+    script = get_completion_script(
+        prog_name="pushcli", complete_var="_PUSHCLI_COMPLETE", shell=shell
+    )
     return script.strip() + "\n"
 
 

@@ -18,7 +18,7 @@ codes (ConfigError, InputError, RejectedError, UnavailableError, PartialFailure)
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pushcli import events as _events
 from pushcli import limits, publish
@@ -50,6 +50,9 @@ __all__ = [
     "Subscribed",
     "UnavailableError",
 ]
+if TYPE_CHECKING:
+    from pushcli.realtime import Event, MemberAdded, MemberRemoved, Status, Subscribed
+
 _REALTIME = ("Event", "MemberAdded", "MemberRemoved", "Status", "Subscribed")
 
 
@@ -93,11 +96,18 @@ class Client:
     ) -> Client:
         """Explicit credentials; nothing read from the environment or the config file."""
         values = {
-            "app_id": app_id, "key": key, "secret": secret, "cluster": cluster, "host": host,
-            "port": None if port is None else str(port), "scheme": scheme,
+            "app_id": app_id,
+            "key": key,
+            "secret": secret,
+            "cluster": cluster,
+            "host": host,
+            "port": None if port is None else str(port),
+            "scheme": scheme,
             "encryption_master_key": encryption_master_key,
         }
-        return cls(resolve(flags=values, env={}, config_file="/nonexistent/pushcli.toml", hint=False))
+        return cls(
+            resolve(flags=values, env={}, config_file="/nonexistent/pushcli.toml", hint=False)
+        )
 
     # --- REST ---------------------------------------------------------------------------------
 
@@ -132,10 +142,14 @@ class Client:
         """Trigger ``event`` on one channel or a list; objects are JSON-encoded once."""
         names = [channels] if isinstance(channels, str) else list(channels)
         wire = "{}" if data is None else _events.wire_data(data)
-        body = publish.trigger_body(self.settings, names, event, wire, socket_id=socket_id, info=info)
+        body = publish.trigger_body(
+            self.settings, names, event, wire, socket_id=socket_id, info=info
+        )
         return self.rest.trigger(body)
 
-    def batch(self, events: Iterable[Mapping[str, Any]], *, raise_on_failure: bool = True) -> publish.BatchResult:
+    def batch(
+        self, events: Iterable[Mapping[str, Any]], *, raise_on_failure: bool = True
+    ) -> publish.BatchResult:
         """Validate every event first (nothing is sent if one is invalid), then send 10 a request."""
         items = [dict(e) for e in events]
         result = _events.validate_items(items, "event", max_data_bytes=self.settings.max_data_bytes)
@@ -156,7 +170,9 @@ class Client:
 
     def channel(self, name: str, info: str | None = None) -> dict[str, Any]:
         limits.check_channel(name)
-        return self.rest.channel(name, publish.check_info(info, ("user_count", "subscription_count", "cache")))  # type: ignore[no-any-return]
+        allowed = ("user_count", "subscription_count", "cache")
+        answer: dict[str, Any] = self.rest.channel(name, publish.check_info(info, allowed))
+        return answer
 
     def members(self, channel: str) -> list[str]:
         """User ids of a presence channel's members."""
@@ -182,13 +198,17 @@ class Client:
         import json
 
         info = None if user_info is None else json.dumps(user_info, separators=(",", ":"))
-        return channel_auth_response(self.settings, channel, socket_id, user_id=user_id, user_info=info)
+        return channel_auth_response(
+            self.settings, channel, socket_id, user_id=user_id, user_info=info
+        )
 
     def sign_user(self, socket_id: str, user_data: Mapping[str, Any]) -> dict[str, str]:
         """What a user-authentication endpoint returns for ``pusher:signin``."""
         import json
 
-        return user_auth_response(self.settings, socket_id, json.dumps(dict(user_data), separators=(",", ":")))
+        return user_auth_response(
+            self.settings, socket_id, json.dumps(dict(user_data), separators=(",", ":"))
+        )
 
     # --- realtime -----------------------------------------------------------------------------
 
@@ -220,11 +240,18 @@ class Client:
         uid = user_id or authorize.default_user_id()
         info = None if user_info is None else json.dumps(user_info, separators=(",", ":"))
         authorizer = authorize.build(
-            self.settings, channels, endpoint=auth_endpoint, headers=auth_headers or [],
-            user_id=uid, user_info=info,
+            self.settings,
+            channels,
+            endpoint=auth_endpoint,
+            headers=auth_headers or [],
+            user_id=uid,
+            user_info=info,
         )
         listener = Listener(
-            self.settings, list(channels), authorizer, retries=retries,
+            self.settings,
+            list(channels),
+            authorizer,
+            retries=retries,
             signin=authorize.signer(self.settings, uid),
         )
         items = listener.items()

@@ -30,7 +30,9 @@ def channel_auth_response(
     limits.check_socket_id(socket_id)
     kind = limits.channel_kind(channel)
     if kind == "public":
-        raise InputError(f"{channel} is a public channel: it needs no auth (use private- or presence-)")
+        raise InputError(
+            f"{channel} is a public channel: it needs no auth (use private- or presence-)"
+        )
     settings.require("key", "secret")
     key, secret = settings.key or "", settings.secret or ""
     if kind == "presence":

@@ -202,8 +202,18 @@ async def run(
         recent = d.latency_ns[mark:]
         mark = len(d.latency_ns)
         p50 = sorted(recent)[len(recent) // 2] / 1e6 if recent else None
-        progress(Snapshot(phase, len(conns), pub.sent, plan.planned_messages, d.delivered,
-                          plan.deliveries_for(pub.issued), d.duplicates, p50))
+        progress(
+            Snapshot(
+                phase,
+                len(conns),
+                pub.sent,
+                plan.planned_messages,
+                d.delivered,
+                plan.deliveries_for(pub.issued),
+                d.duplicates,
+                p50,
+            )
+        )
 
     async def ticker() -> None:
         while True:
@@ -247,8 +257,10 @@ async def run(
             pub.stop.set()
         phase = "draining"
         deadline = time.monotonic() + plan.drain
-        while d.delivered < expected() and time.monotonic() < deadline and not (
-            d.disconnects and len(d.disconnects) == len(conns)
+        while (
+            d.delivered < expected()
+            and time.monotonic() < deadline
+            and not (d.disconnects and len(d.disconnects) == len(conns))
         ):
             await asyncio.sleep(0.01)
         cpu_samples.append((time.perf_counter_ns(), time.process_time()))
@@ -293,8 +305,13 @@ def cpu_use(samples: list[tuple[int, float]], busy_until_ns: int) -> tuple[float
 
 
 def report(
-    plan: Plan, settings: Settings, pub: Publisher, d: Deliveries, *, connect_seconds: float,
-    cpu: tuple[float, float]
+    plan: Plan,
+    settings: Settings,
+    pub: Publisher,
+    d: Deliveries,
+    *,
+    connect_seconds: float,
+    cpu: tuple[float, float],
 ) -> dict[str, Any]:
     subs_channel = [i % plan.channels for i in range(plan.subscribers)]
     per_channel: list[dict[str, Any]] = []
@@ -308,8 +325,14 @@ def report(
             got = d.count[i] - len(d.seen[i] & failed_here)
             lost += pub.per_channel[c] - got
             delivered += d.count[i]
-        per_channel.append({"name": name, "subscribers": plan.subscribers_on(c),
-                            "sent": pub.per_channel[c], "delivered": delivered})
+        per_channel.append(
+            {
+                "name": name,
+                "subscribers": plan.subscribers_on(c),
+                "sent": pub.per_channel[c],
+                "delivered": delivered,
+            }
+        )
         expected += pub.per_channel[c] * plan.subscribers_on(c)
     pub_seconds = max(pub.finished_ns - pub.started_ns, 1) / 1e9
     span = max(d.last_ns - pub.started_ns, 1) / 1e9 if d.delivered else 0.0
@@ -317,18 +340,23 @@ def report(
     if pub.error is not None:
         notes.append(f"publishing stopped after {pub.attempted} messages: {pub.error.message}")
     if cpu[1] > 0.9:
-        notes.append(f"the client used up to {cpu[1]:.0%} of a CPU: latencies include its own "
-                     "queueing (lower the load, or run bench where it does not share a CPU "
-                     "with the server)")
+        notes.append(
+            f"the client used up to {cpu[1]:.0%} of a CPU: latencies include its own "
+            "queueing (lower the load, or run bench where it does not share a CPU "
+            "with the server)"
+        )
     return {
         "run_id": plan.run_id,
         "server": settings.server_label,
         "event": EVENT,
         "config": {
-            "channels": plan.channels, "subscribers": plan.subscribers,
-            "messages": plan.messages, "duration": plan.duration,
+            "channels": plan.channels,
+            "subscribers": plan.subscribers,
+            "messages": plan.messages,
+            "duration": plan.duration,
             "rate": plan.rate if plan.rate is not None else "max",
-            "size": plan.size, "batch": plan.batch,
+            "size": plan.size,
+            "batch": plan.batch,
         },
         "connect_seconds": round(connect_seconds, 3),
         "publish": {
@@ -373,8 +401,17 @@ def write_csv(path: Path, result: dict[str, Any], plan: Plan) -> int:
         for seq, sub, sent, recv, dup in zip(
             d.seq, d.sub, d.sent_ns, d.recv_ns, d.duplicate, strict=True
         ):
-            w.writerow((seq, names[sub % plan.channels], sub, f"{(sent - start) / 1e6:.3f}",
-                        f"{(recv - start) / 1e6:.3f}", f"{(recv - sent) / 1e6:.3f}", dup))
+            w.writerow(
+                (
+                    seq,
+                    names[sub % plan.channels],
+                    sub,
+                    f"{(sent - start) / 1e6:.3f}",
+                    f"{(recv - start) / 1e6:.3f}",
+                    f"{(recv - sent) / 1e6:.3f}",
+                    dup,
+                )
+            )
     return len(d.seq)
 
 

@@ -83,8 +83,11 @@ class Publisher:
                 self.issued = seq + n
                 t0 = clock()
                 items = [
-                    {"channel": channels[s % plan.channels], "name": EVENT,
-                     "data": payload(s, t0, plan.size)}
+                    {
+                        "channel": channels[s % plan.channels],
+                        "name": EVENT,
+                        "data": payload(s, t0, plan.size),
+                    }
                     for s in seqs
                 ]
                 try:
@@ -177,8 +180,13 @@ async def open_subscriber(
 
     try:
         ws = await connect(
-            url, ping_interval=None, open_timeout=timeout, close_timeout=1,
-            compression=None, max_size=2**22, user_agent_header=f"pushcli/{__version__} bench",
+            url,
+            ping_interval=None,
+            open_timeout=timeout,
+            close_timeout=1,
+            compression=None,
+            max_size=2**22,
+            user_agent_header=f"pushcli/{__version__} bench",
         )
     except (OSError, TimeoutError, InvalidHandshake) as e:
         where = url.split("/app/")[0]

@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import json
+from typing import Any
 
 from pushcli.errors import ConfigError
 
@@ -18,9 +19,7 @@ def decode_master_key(b64: str) -> bytes:
     except (binascii.Error, ValueError):
         raise ConfigError("encryption master key is not valid base64") from None
     if len(key) != MASTER_KEY_BYTES:
-        raise ConfigError(
-            f"encryption master key must be {MASTER_KEY_BYTES} bytes, got {len(key)}"
-        )
+        raise ConfigError(f"encryption master key must be {MASTER_KEY_BYTES} bytes, got {len(key)}")
     return key
 
 
@@ -54,7 +53,7 @@ class DecryptError(Exception):
     pass
 
 
-def decrypt(channel: str, wire: str | dict, master_key: bytes) -> str:
+def decrypt(channel: str, wire: str | dict[str, Any], master_key: bytes) -> str:
     """Decrypt an encrypted-channel payload; raise DecryptError when it cannot be."""
     import nacl.exceptions
     import nacl.secret

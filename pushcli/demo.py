@@ -6,12 +6,11 @@ triggered through its HTTP API every second, and the listener receiving them.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 from pushcli.errors import InputError, UnavailableError
 from pushcli.localhttp import is_loopback
@@ -28,9 +27,14 @@ async def local_server(settings: Settings) -> AsyncIterator[None]:
     settings.require("app_id", "key", "secret")
     if not settings.host or not is_loopback(settings.host):
         where = settings.host or f"pusher.com cluster {settings.cluster}"
-        raise InputError(f"--serve runs a server on this machine, but the settings point at {where}")
-    server = Server([App(settings.app_id or "", settings.key or "", settings.secret or "")],
-                    host=settings.host, port=settings.effective_port)
+        raise InputError(
+            f"--serve runs a server on this machine, but the settings point at {where}"
+        )
+    server = Server(
+        [App(settings.app_id or "", settings.key or "", settings.secret or "")],
+        host=settings.host,
+        port=settings.effective_port,
+    )
     try:
         await server.start()
     except OSError as e:
@@ -71,13 +75,20 @@ class DemoPublisher:
                 n += 1
                 data = {"n": n, "message": "hello from pushcli --demo", "sent_at": time.time()}
                 try:
-                    client.trigger({"name": DEMO_EVENT, "channel": self.channel,
-                                    "data": json.dumps(data, separators=(",", ":"))})
+                    client.trigger(
+                        {
+                            "name": DEMO_EVENT,
+                            "channel": self.channel,
+                            "data": json.dumps(data, separators=(",", ":")),
+                        }
+                    )
                 except PushcliError:
                     continue  # the listener shows connection trouble; keep trying
 
 
-async def run_with(settings: Settings, serve: bool, demo_channel: str | None, main: asyncio.Future | object) -> None:
+async def run_with(
+    settings: Settings, serve: bool, demo_channel: str | None, main: Awaitable[None]
+) -> None:
     """Await ``main`` with the local server and/or the demo publisher around it."""
     async with contextlib.AsyncExitStack() as stack:
         if serve:
@@ -86,4 +97,4 @@ async def run_with(settings: Settings, serve: bool, demo_channel: str | None, ma
             publisher = DemoPublisher(settings, demo_channel)
             publisher.start()
             stack.callback(publisher.stop)
-        await main  # type: ignore[misc]
+        await main

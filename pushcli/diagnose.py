@@ -99,7 +99,9 @@ def verify_channel_auth(
         )
         return verdict
     if kind != "presence" and channel_data is not None:
-        with_data = signing.hmac_hex(secret, signing.channel_auth_string(socket_id, channel, channel_data))
+        with_data = signing.hmac_hex(
+            secret, signing.channel_auth_string(socket_id, channel, channel_data)
+        )
         if signing.verify_hex(with_data, given_sig):
             causes.append(
                 f"the endpoint signed channel_data, but {kind} channels sign only socket_id:channel"
@@ -160,7 +162,9 @@ def verify_user_auth(key: str, secret: str, socket_id: str, auth: str, user_data
     if given_key != key:
         verdict.causes.append(f"the auth names key {given_key!r} but this app's key is {key!r}")
     for label, variant in _json_variants(user_data):
-        if signing.verify_hex(signing.hmac_hex(secret, signing.user_auth_string(socket_id, variant)), given_sig):
+        if signing.verify_hex(
+            signing.hmac_hex(secret, signing.user_auth_string(socket_id, variant)), given_sig
+        ):
             verdict.causes.append(
                 f"the signature is for user_data serialised {label}: sign and send the same string"
             )

@@ -42,8 +42,15 @@ class Doctor:
         self.timeout = timeout
         self.checks: list[Check] = []
 
-    def add(self, name: str, status: str, detail: str, fix: str = "", ms: float | None = None,
-            code: ExitCode = ExitCode.OK) -> Check:
+    def add(
+        self,
+        name: str,
+        status: str,
+        detail: str,
+        fix: str = "",
+        ms: float | None = None,
+        code: ExitCode = ExitCode.OK,
+    ) -> Check:
         c = Check(name, status, detail, fix, None if ms is None else round(ms, 1), int(code))
         self.checks.append(c)
         return c
@@ -77,8 +84,13 @@ class Doctor:
             return
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
-            self.add("config file", "fail", f"{path} is mode {mode:o}: other users can read your secrets",
-                     f"chmod 600 {path}", code=ExitCode.CONFIG)
+            self.add(
+                "config file",
+                "fail",
+                f"{path} is mode {mode:o}: other users can read your secrets",
+                f"chmod 600 {path}",
+                code=ExitCode.CONFIG,
+            )
         else:
             self.add("config file", "pass", f"{path} (mode {mode:o})")
 
@@ -86,15 +98,28 @@ class Doctor:
         try:
             self.s.require("app_id", "key", "secret", "location")
         except PushcliError as e:
-            self.add("credentials", "fail", e.message, "pushcli config add NAME ... (see pushcli config add --help)",
-                     code=ExitCode.CONFIG)
+            self.add(
+                "credentials",
+                "fail",
+                e.message,
+                "pushcli config add NAME ... (see pushcli config add --help)",
+                code=ExitCode.CONFIG,
+            )
             return False
         if self.s.local_default:
-            self.add("credentials", "warn", "nothing configured: using the local default app on 127.0.0.1:6001",
-                     "add a profile for your app: pushcli config add NAME ...")
+            self.add(
+                "credentials",
+                "warn",
+                "nothing configured: using the local default app on 127.0.0.1:6001",
+                "add a profile for your app: pushcli config add NAME ...",
+            )
             return True
         where = f"profile {self.s.profile}" if self.s.profile else "environment"
-        self.add("credentials", "pass", f"app {self.s.app_id}, key {self.s.key} ({where}; secret from {self.s.sources.get('secret')})")
+        self.add(
+            "credentials",
+            "pass",
+            f"app {self.s.app_id}, key {self.s.key} ({where}; secret from {self.s.sources.get('secret')})",
+        )
         return True
 
     def resolve(self) -> bool:
@@ -103,24 +128,55 @@ class Doctor:
         try:
             infos = socket.getaddrinfo(host, self.s.effective_port, type=socket.SOCK_STREAM)
         except socket.gaierror as e:
-            fix = "check the cluster name (mt1, us2, us3, eu, ap1, ap2, ap3, ap4, sa1)" if self.s.cluster else "check the host name"
-            self.add("resolve", "fail", f"cannot resolve {host}: {e.strerror}", fix, code=ExitCode.UNAVAILABLE)
+            fix = (
+                "check the cluster name (mt1, us2, us3, eu, ap1, ap2, ap3, ap4, sa1)"
+                if self.s.cluster
+                else "check the host name"
+            )
+            self.add(
+                "resolve",
+                "fail",
+                f"cannot resolve {host}: {e.strerror}",
+                fix,
+                code=ExitCode.UNAVAILABLE,
+            )
             return False
         addrs = sorted({i[4][0] for i in infos})
-        self.add("resolve", "pass", f"{host} → {', '.join(addrs[:3])}", ms=(time.perf_counter() - start) * 1000)
+        self.add(
+            "resolve",
+            "pass",
+            f"{host} → {', '.join(str(a) for a in addrs[:3])}",
+            ms=(time.perf_counter() - start) * 1000,
+        )
         return True
 
     def connect(self) -> bool:
         start = time.perf_counter()
         try:
-            with socket.create_connection((self.s.rest_host, self.s.effective_port), timeout=self.timeout):
+            with socket.create_connection(
+                (self.s.rest_host, self.s.effective_port), timeout=self.timeout
+            ):
                 pass
         except OSError as e:
-            fix = "start a local server: pushcli serve" if self.s.local_default else "is the server running, and the port right?"
-            self.add("connect", "fail", f"cannot connect to {self.s.rest_host}:{self.s.effective_port}: {e.strerror or e}",
-                     fix, code=ExitCode.UNAVAILABLE)
+            fix = (
+                "start a local server: pushcli serve"
+                if self.s.local_default
+                else "is the server running, and the port right?"
+            )
+            self.add(
+                "connect",
+                "fail",
+                f"cannot connect to {self.s.rest_host}:{self.s.effective_port}: {e.strerror or e}",
+                fix,
+                code=ExitCode.UNAVAILABLE,
+            )
             return False
-        self.add("connect", "pass", f"{self.s.rest_host}:{self.s.effective_port} answers", ms=(time.perf_counter() - start) * 1000)
+        self.add(
+            "connect",
+            "pass",
+            f"{self.s.rest_host}:{self.s.effective_port} answers",
+            ms=(time.perf_counter() - start) * 1000,
+        )
         return True
 
     def tls(self) -> None:
@@ -130,26 +186,49 @@ class Doctor:
             if loopback:
                 self.add("tls", "skip", "plain http on loopback")
             else:
-                self.add("tls", "warn", f"plain http to {host}: events and signed requests travel unencrypted",
-                         "use https (PUSHER_SCHEME=https or scheme = \"https\")")
+                self.add(
+                    "tls",
+                    "warn",
+                    f"plain http to {host}: events and signed requests travel unencrypted",
+                    'use https (PUSHER_SCHEME=https or scheme = "https")',
+                )
             return
         ctx = ssl.create_default_context()
         start = time.perf_counter()
         try:
-            with socket.create_connection((host, self.s.effective_port), timeout=self.timeout) as raw, \
-                    ctx.wrap_socket(raw, server_hostname=host) as tls:
+            with (
+                socket.create_connection(
+                    (host, self.s.effective_port), timeout=self.timeout
+                ) as raw,
+                ctx.wrap_socket(raw, server_hostname=host) as tls,
+            ):
                 version = tls.version()
                 cert = tls.getpeercert() or {}
         except ssl.SSLCertVerificationError as e:
-            self.add("tls", "fail", f"certificate not valid for {host}: {e.verify_message}",
-                     "fix the server's certificate, or check the host name", code=ExitCode.UNAVAILABLE)
+            self.add(
+                "tls",
+                "fail",
+                f"certificate not valid for {host}: {e.verify_message}",
+                "fix the server's certificate, or check the host name",
+                code=ExitCode.UNAVAILABLE,
+            )
             return
         except (OSError, ssl.SSLError) as e:
-            self.add("tls", "fail", f"TLS handshake with {host} failed: {e}", "is the port a TLS port?",
-                     code=ExitCode.UNAVAILABLE)
+            self.add(
+                "tls",
+                "fail",
+                f"TLS handshake with {host} failed: {e}",
+                "is the port a TLS port?",
+                code=ExitCode.UNAVAILABLE,
+            )
             return
         expires = cert.get("notAfter", "?")
-        self.add("tls", "pass", f"{version}, certificate valid until {expires}", ms=(time.perf_counter() - start) * 1000)
+        self.add(
+            "tls",
+            "pass",
+            f"{version}, certificate valid until {expires}",
+            ms=(time.perf_counter() - start) * 1000,
+        )
 
     def rest(self) -> bool:
         import httpx
@@ -192,8 +271,13 @@ class Doctor:
         skew = time.time() - server
         detail = f"{abs(skew):.0f} s {'ahead of' if skew > 0 else 'behind'} the server"
         if abs(skew) > SKEW_FAIL:
-            self.add("clock", "fail", detail + f" (signatures are refused past {SKEW_FAIL} s)",
-                     "sync the clock (timedatectl set-ntp true)", code=ExitCode.REJECTED)
+            self.add(
+                "clock",
+                "fail",
+                detail + f" (signatures are refused past {SKEW_FAIL} s)",
+                "sync the clock (timedatectl set-ntp true)",
+                code=ExitCode.REJECTED,
+            )
         elif abs(skew) > SKEW_WARN:
             self.add("clock", "warn", detail, "sync the clock (timedatectl set-ntp true)")
         else:
@@ -211,10 +295,16 @@ class Doctor:
         url = f"{self.s.ws_base}/app/{self.s.key}?protocol=7&client=pushcli-doctor&version={__version__}"
         start = time.perf_counter()
         try:
-            ws = await websockets.connect(url, open_timeout=self.timeout, ping_interval=None,
-                                          proxy=None)
+            ws = await websockets.connect(
+                url, open_timeout=self.timeout, ping_interval=None, proxy=None
+            )
         except (OSError, websockets.InvalidHandshake) as e:
-            self.add("websocket", "fail", f"cannot connect to {url.split('?')[0]}: {e}", code=ExitCode.UNAVAILABLE)
+            self.add(
+                "websocket",
+                "fail",
+                f"cannot connect to {url.split('?')[0]}: {e}",
+                code=ExitCode.UNAVAILABLE,
+            )
             return
         async with ws:
             first = json.loads(await asyncio.wait_for(ws.recv(), self.timeout))
@@ -223,8 +313,13 @@ class Doctor:
                 data = json.loads(data) if isinstance(data, str) else data or {}
                 code = data.get("code")
                 fix = "the app key is wrong" if code == 4001 else ""
-                self.add("websocket", "fail", f"server refused the connection: {data.get('message')} ({code})", fix,
-                         code=ExitCode.REJECTED)
+                self.add(
+                    "websocket",
+                    "fail",
+                    f"server refused the connection: {data.get('message')} ({code})",
+                    fix,
+                    code=ExitCode.REJECTED,
+                )
                 return
             self.add("websocket", "pass", "connected", ms=(time.perf_counter() - start) * 1000)
             channel = f"pushcli-doctor-{secrets.token_hex(4)}"
@@ -241,12 +336,18 @@ class Doctor:
                 frame = json.loads(await asyncio.wait_for(ws.recv(), self.timeout))
                 if frame.get("event") == "doctor-ping" and marker in str(frame.get("data")):
                     break
-            self.add("round trip", "pass", f"subscribed to {channel} in {(subscribed - start) * 1000:.0f} ms; "
-                     "a triggered event arrived", ms=(time.perf_counter() - subscribed) * 1000)
+            self.add(
+                "round trip",
+                "pass",
+                f"subscribed to {channel} in {(subscribed - start) * 1000:.0f} ms; "
+                "a triggered event arrived",
+                ms=(time.perf_counter() - subscribed) * 1000,
+            )
 
     def _trigger(self, channel: str, marker: str) -> None:
         from pushcli.rest import RestClient
 
         with RestClient(self.s, retries=0, timeout=self.timeout) as client:
-            client.trigger({"name": "doctor-ping", "channel": channel, "data": json.dumps({"marker": marker})})
-
+            client.trigger(
+                {"name": "doctor-ping", "channel": channel, "data": json.dumps({"marker": marker})}
+            )

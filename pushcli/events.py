@@ -63,7 +63,9 @@ def data_from_text(text: str, *, raw: bool = False) -> str:
         json.loads(stripped)
     except ValueError as e:
         if stripped[0] in '{["':
-            raise InputError(f"DATA is not valid JSON ({e}); use --raw to send it as it is") from None
+            raise InputError(
+                f"DATA is not valid JSON ({e}); use --raw to send it as it is"
+            ) from None
         return text
     return stripped
 
@@ -108,7 +110,7 @@ def parse_batch_text(text: str) -> tuple[list[Any], str]:
             continue
         try:
             items.append((n, json.loads(line)))
-        except ValueError as e:
+        except json.JSONDecodeError as e:
             errors.append(f"line {n}: invalid JSON ({e.msg})")
     if errors:
         raise InputError(_join_errors(errors))

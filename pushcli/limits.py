@@ -47,7 +47,9 @@ def check_channel(channel: str, *, allow_server_to_user: bool = False) -> str:
     if not channel:
         raise InputError("empty channel name")
     if len(channel) > MAX_CHANNEL_NAME:
-        raise InputError(f"channel name too long ({len(channel)} > {MAX_CHANNEL_NAME}): {channel[:40]}…")
+        raise InputError(
+            f"channel name too long ({len(channel)} > {MAX_CHANNEL_NAME}): {channel[:40]}…"
+        )
     if not CHANNEL_NAME_RE.match(channel):
         raise InputError(
             f"invalid channel name {channel!r}: only letters, digits and -_=@,.; are allowed"
@@ -65,7 +67,9 @@ def check_channels(channels: list[str], *, allow_server_to_user: bool = False) -
     for c in channels:
         check_channel(c, allow_server_to_user=allow_server_to_user)
     if len(channels) > 1 and any(channel_kind(c) == "encrypted" for c in channels):
-        raise InputError("an event for a private-encrypted- channel cannot go to other channels too")
+        raise InputError(
+            "an event for a private-encrypted- channel cannot go to other channels too"
+        )
     if len(set(channels)) != len(channels):
         raise InputError("a channel is listed twice")
     return channels

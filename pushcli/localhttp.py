@@ -47,7 +47,10 @@ def make_server(host: str, port: int, handler: Handler) -> ThreadingHTTPServer:
                 return
             body = self.rfile.read(length) if length else b""
             req = HttpRequest(
-                self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body,
+                self.command,
+                self.path,
+                {k.lower(): v for k, v in self.headers.items()},
+                body,
                 self.client_address[0],
             )
             try:

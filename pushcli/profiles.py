@@ -52,7 +52,9 @@ def default_config_path() -> Path:
     return Path(get_app_dir("pushcli")) / "config.toml"
 
 
-def config_path(override: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Path:
+def config_path(
+    override: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Path:
     env = os.environ if env is None else env
     if override:
         return Path(override).expanduser()
@@ -324,7 +326,9 @@ def resolve(
         try:
             settings.port = int(values["port"])
         except ValueError:
-            raise ConfigError(f"invalid port {values['port']!r} ({settings.sources['port']})") from None
+            raise ConfigError(
+                f"invalid port {values['port']!r} ({settings.sources['port']})"
+            ) from None
         if not 0 < settings.port < 65536:
             raise ConfigError(f"invalid port {settings.port} ({settings.sources['port']})")
     scheme = values.get("scheme")

@@ -23,7 +23,9 @@ def check_info(info: str | None, allowed: Sequence[str] = INFO_VALUES) -> str | 
     parts = [p.strip() for p in info.split(",") if p.strip()]
     bad = [p for p in parts if p not in allowed]
     if bad:
-        raise InputError(f"unknown --info attribute {', '.join(bad)} (allowed: {', '.join(allowed)})")
+        raise InputError(
+            f"unknown --info attribute {', '.join(bad)} (allowed: {', '.join(allowed)})"
+        )
     return ",".join(parts)
 
 
@@ -183,7 +185,9 @@ def _worker_init(counter: Any) -> None:
     _progress_counter = counter
 
 
-def _worker_send(settings: Settings, events: list[Event], retries: int, timeout: float) -> BatchResult:
+def _worker_send(
+    settings: Settings, events: list[Event], retries: int, timeout: float
+) -> BatchResult:
     from pushcli.rest import RestClient
 
     def bump(n: int) -> None:
@@ -226,7 +230,9 @@ def send_parallel(
     counter = ctx.Value("q", 0)
     start = time.perf_counter()
     merged = BatchResult(total=len(events))
-    with ProcessPoolExecutor(len(parts), mp_context=ctx, initializer=_worker_init, initargs=(counter,)) as pool:
+    with ProcessPoolExecutor(
+        len(parts), mp_context=ctx, initializer=_worker_init, initargs=(counter,)
+    ) as pool:
         pending = {pool.submit(_worker_send, settings, part, retries, timeout) for part in parts}
         shown = 0
         while pending:

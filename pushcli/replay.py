@@ -32,7 +32,7 @@ def check_times(events: list[Event]) -> None:
     if bad:
         shown = ", ".join(dict.fromkeys(bad[:20])) + (", …" if len(bad) > 20 else "")
         raise InputError(
-            f"--replay needs a numeric \"time\" (unix seconds) on every event; missing or not a "
+            f'--replay needs a numeric "time" (unix seconds) on every event; missing or not a '
             f"number: {shown}",
             hint="record with pushcli listen --record, or send without --replay",
         )

@@ -454,8 +454,17 @@ class EmbeddedServer(Soketi):
 
     def _spawn_and_wait(self) -> None:
         self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        argv = [sys.executable, "-m", "pushcli", "serve", "--host", LOOPBACK,
-                "--port", str(self.port), *self.extra_args]
+        argv = [
+            sys.executable,
+            "-m",
+            "pushcli",
+            "serve",
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(self.port),
+            *self.extra_args,
+        ]
         self._log_file.write(f"\n===== {' '.join(argv)} =====\n".encode())
         self._log_file.flush()
         self._proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell

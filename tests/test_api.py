@@ -5,16 +5,21 @@ from __future__ import annotations
 import json
 
 import pytest
+from servers import subscriber_thread
 
 from pushcli.api import Client
 from pushcli.errors import ConfigError, InputError, RejectedError
-from servers import subscriber_thread
 
 
 @pytest.fixture
 def client(soketi):  # type: ignore[no-untyped-def]
-    with Client.from_values(app_id=soketi.app_id, key=soketi.key, secret=soketi.secret,
-                            host=soketi.host, port=soketi.port) as c:
+    with Client.from_values(
+        app_id=soketi.app_id,
+        key=soketi.key,
+        secret=soketi.secret,
+        host=soketi.host,
+        port=soketi.port,
+    ) as c:
         yield c
 
 
@@ -23,7 +28,9 @@ def test_trigger_batch_and_queries(client: Client, soketi) -> None:  # type: ign
     with subscriber_thread(soketi.ws_url, ["api-a", "presence-api"], auth) as sub:
         client.trigger("api-a", "one", {"n": 1})
         client.trigger(["api-a"], "two", "text")
-        result = client.batch([{"channel": "api-a", "name": "b", "data": {"i": i}} for i in range(12)])
+        result = client.batch(
+            [{"channel": "api-a", "name": "b", "data": {"i": i}} for i in range(12)]
+        )
         got = sub.wait_for(14)
         assert result.sent == 12 and result.requests == 2
         assert client.members("presence-api") == ["api-user"]
@@ -38,7 +45,9 @@ def test_errors_are_the_cli_errors(client: Client, soketi) -> None:  # type: ign
         client.batch([{"channel": "ok", "name": "e"}, {"channel": "bad name", "name": "e"}])
     with pytest.raises(InputError):
         client.members("not-presence")
-    bad = Client.from_values(app_id=soketi.app_id, key=soketi.key, secret="wrong", host=soketi.host, port=soketi.port)
+    bad = Client.from_values(
+        app_id=soketi.app_id, key=soketi.key, secret="wrong", host=soketi.host, port=soketi.port
+    )
     with pytest.raises(RejectedError):
         bad.trigger("c", "e")
     with pytest.raises(ConfigError):
@@ -48,7 +57,9 @@ def test_errors_are_the_cli_errors(client: Client, soketi) -> None:  # type: ign
 def test_signing_matches_the_official_library(client: Client) -> None:
     import pusher
 
-    official = pusher.Pusher(app_id=client.settings.app_id, key=client.settings.key, secret=client.settings.secret)
+    official = pusher.Pusher(
+        app_id=client.settings.app_id, key=client.settings.key, secret=client.settings.secret
+    )
     assert client.sign_channel("private-x", "1.2") == official.authenticate("private-x", "1.2")
     ours = client.sign_user("1.2", {"id": "u1"})
     assert ours["user_data"] == '{"id":"u1"}'
@@ -56,20 +67,30 @@ def test_signing_matches_the_official_library(client: Client) -> None:
     theirs = official.authenticate_user("1.2", {"id": "u1"})
     from pushcli import signing
 
-    assert signing.user_auth(client.settings.key, client.settings.secret, "1.2", theirs["user_data"]) == theirs["auth"]
+    assert (
+        signing.user_auth(client.settings.key, client.settings.secret, "1.2", theirs["user_data"])
+        == theirs["auth"]
+    )
 
 
 def test_listen_is_an_async_iterator(client: Client, pusher_server) -> None:  # type: ignore[no-untyped-def]
     import asyncio
 
-    listening = Client.from_values(app_id=pusher_server.app_id, key=pusher_server.key,
-                                   secret=pusher_server.secret, host=pusher_server.host, port=pusher_server.port)
+    listening = Client.from_values(
+        app_id=pusher_server.app_id,
+        key=pusher_server.key,
+        secret=pusher_server.secret,
+        host=pusher_server.host,
+        port=pusher_server.port,
+    )
 
     async def main() -> list[tuple[str, str, str]]:
         from pushcli.realtime import Subscribed
 
         got = []
-        async for item in listening.listen(["api-live", "presence-api-live"], user_id="me", system=True):
+        async for item in listening.listen(
+            ["api-live", "presence-api-live"], user_id="me", system=True
+        ):
             if isinstance(item, Subscribed) and item.channel == "presence-api-live":
                 # both subscribed (presence is second): trigger from the official library
                 official = pusher_server.pusher_client()

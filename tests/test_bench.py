@@ -44,8 +44,18 @@ def test_report_matches_an_independent_count(pusher_server_env, tmp_path, mode):
     out_csv = tmp_path / "run.csv"
     with subscriber_thread(pusher_server_env.ws_url, channels) as independent:
         r = run_bench(
-            "--run-id", run_id, "--channels", "2", "--subscribers", "5", "--messages", "200",
-            "--json", "--csv", str(out_csv), *mode,
+            "--run-id",
+            run_id,
+            "--channels",
+            "2",
+            "--subscribers",
+            "5",
+            "--messages",
+            "200",
+            "--json",
+            "--csv",
+            str(out_csv),
+            *mode,
         )
         assert r.exit_code == 0, r.stderr
         seen = independent.wait_for(200, timeout=10)
@@ -73,8 +83,17 @@ def test_report_matches_an_independent_count(pusher_server_env, tmp_path, mode):
     assert_ordered(d["latency_ms"])
     assert_ordered(p["latency_ms"])
     assert set(report) == {
-        "run_id", "server", "event", "config", "connect_seconds", "publish", "delivery",
-        "channels", "client_cpu_percent", "client_cpu_peak_percent", "notes",
+        "run_id",
+        "server",
+        "event",
+        "config",
+        "connect_seconds",
+        "publish",
+        "delivery",
+        "channels",
+        "client_cpu_percent",
+        "client_cpu_peak_percent",
+        "notes",
     }
     assert report["run_id"] == run_id and report["config"]["subscribers"] == 5
 
@@ -173,7 +192,12 @@ def test_percentiles_are_exact_nearest_rank():
     ms = [i * 1_000_000 for i in range(1, 1001)]  # 1..1000 ms
     p = bench.percentiles(list(reversed(ms)))
     assert (p["min"], p["p50"], p["p90"], p["p99"], p["p99.9"], p["max"]) == (
-        1.0, 500.0, 900.0, 990.0, 999.0, 1000.0,
+        1.0,
+        500.0,
+        900.0,
+        990.0,
+        999.0,
+        1000.0,
     )
     assert p["mean"] == 500.5
     assert bench.percentiles([])["p50"] is None
@@ -218,8 +242,18 @@ def test_loss_duplicates_and_failed_publishes_are_counted_per_subscriber():
     pub.sent, pub.per_channel, pub.failed = 6, [3, 3], {6}  # seq 6 (channel 0) was refused
     pub.started_ns, pub.finished_ns = 0, 1_000_000_000
     d = benchwire.Deliveries(3)  # subscribers 0 and 2 on channel 0, 1 on channel 1
-    for sub, seq in [(0, 0), (0, 2), (0, 0), (2, 0), (2, 2), (2, 4), (2, 6), (1, 1), (1, 3),
-                     (1, 5)]:
+    for sub, seq in [
+        (0, 0),
+        (0, 2),
+        (0, 0),
+        (2, 0),
+        (2, 2),
+        (2, 4),
+        (2, 6),
+        (1, 1),
+        (1, 3),
+        (1, 5),
+    ]:
         d.record(sub, seq, sent_ns=seq * 1000, recv_ns=seq * 1000 + 2_000_000)
     r = bench.report(plan, local, pub, d, connect_seconds=0.1, cpu=(0.5, 0.6))
     delivery = r["delivery"]
@@ -234,8 +268,12 @@ def test_loss_exits_7_after_printing_the_report(monkeypatch):
     env = {**CLUSTER_ENV, "PUSHER_APP_CLUSTER": "", "PUSHER_HOST": "127.0.0.1", "PUSHER_PORT": "9"}
 
     async def lossy_run(plan, settings, **kwargs):
-        return {"run_id": plan.run_id, "notes": ["subscriber 1: connection closed (1006)"],
-                "delivery": {"lost": 3, "expected": 10}, "publish": {"failed": 0}}
+        return {
+            "run_id": plan.run_id,
+            "notes": ["subscriber 1: connection closed (1006)"],
+            "delivery": {"lost": 3, "expected": 10},
+            "publish": {"failed": 0},
+        }
 
     monkeypatch.setattr(bench, "run", lossy_run)
     r = run_bench("--subscribers", "2", "--messages", "5", "--json", env=env)

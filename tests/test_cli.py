@@ -137,7 +137,9 @@ def test_batch_unreachable_is_exit_6_and_keeps_failed(creds: dict, tmp_path: Pat
     r = run("batch", str(f), "--retries", "0", "--failed-to", str(failed), "--json")
     assert r.exit_code == ExitCode.UNAVAILABLE
     lines = failed.read_text().splitlines()
-    assert [json.loads(line)["data"] for line in lines] == [json.dumps({"i": i}, separators=(",", ":")) for i in range(15)]
+    assert [json.loads(line)["data"] for line in lines] == [
+        json.dumps({"i": i}, separators=(",", ":")) for i in range(15)
+    ]
     summary = json.loads(r.stdout)
     assert summary["sent"] == 0 and summary["failed"] == 15
 
@@ -146,7 +148,9 @@ def test_dry_run_prints_signed_request_without_secret(creds: dict) -> None:
     r = run("trigger", "c", "e", '{"a": 1}', "--dry-run")
     assert r.exit_code == 0, r.stderr
     first, *_, body = r.stdout.strip().splitlines()
-    assert first.startswith(f"POST http://127.0.0.1:{creds['PUSHER_PORT']}/apps/123/events?auth_key=key&")
+    assert first.startswith(
+        f"POST http://127.0.0.1:{creds['PUSHER_PORT']}/apps/123/events?auth_key=key&"
+    )
     assert "auth_signature=" in first and "body_md5=" in first
     assert json.loads(body) == {"name": "e", "data": '{"a": 1}', "channel": "c"}
     assert SECRET not in r.stdout + r.stderr
@@ -154,7 +158,9 @@ def test_dry_run_prints_signed_request_without_secret(creds: dict) -> None:
 
 def test_batch_dry_run_chunks_of_ten(creds: dict, tmp_path: Path) -> None:
     f = tmp_path / "e.ndjson"
-    f.write_text("".join(json.dumps({"channels": ["a", "b"], "name": "e"}) + "\n" for _ in range(11)))
+    f.write_text(
+        "".join(json.dumps({"channels": ["a", "b"], "name": "e"}) + "\n" for _ in range(11))
+    )
     r = run("batch", str(f), "--dry-run")
     assert r.exit_code == 0
     bodies = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
@@ -199,12 +205,36 @@ def test_auth_sign_prints_exact_endpoint_json(creds: dict) -> None:
 
 
 def test_config_add_secret_from_stdin_list_show_use_remove(_isolated_config: Path) -> None:
-    r = run("config", "add", "prod", "--app-id", "42", "--key", "pk", "--cluster", "eu", "--secret-stdin",
-            input=SECRET + "\n")
+    r = run(
+        "config",
+        "add",
+        "prod",
+        "--app-id",
+        "42",
+        "--key",
+        "pk",
+        "--cluster",
+        "eu",
+        "--secret-stdin",
+        input=SECRET + "\n",
+    )
     assert r.exit_code == 0, r.stderr
     assert stat.S_IMODE(_isolated_config.stat().st_mode) == 0o600
-    r = run("config", "add", "local", "--app-id", "app-id", "--key", "app-key", "--host", "127.0.0.1",
-            "--port", "6001", "--secret-stdin", input="app-secret\n")
+    r = run(
+        "config",
+        "add",
+        "local",
+        "--app-id",
+        "app-id",
+        "--key",
+        "app-key",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "6001",
+        "--secret-stdin",
+        input="app-secret\n",
+    )
     assert r.exit_code == 0
 
     r = run("config", "list", "--json")
@@ -228,7 +258,9 @@ def test_config_add_secret_from_stdin_list_show_use_remove(_isolated_config: Pat
     assert run("config", "path").stdout.strip() == str(_isolated_config)
 
 
-def test_config_add_from_url_stdin_and_env_secret(_isolated_config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_add_from_url_stdin_and_env_secret(
+    _isolated_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     r = run("config", "add", "u", "--url-stdin", input="http://k:urlsecret@127.0.0.1:6001/apps/7\n")
     assert r.exit_code == 0, r.stderr
     doc = (_isolated_config).read_text()
@@ -243,7 +275,18 @@ def test_config_add_refuses_without_secret_and_duplicates(_isolated_config: Path
     r = run("config", "add", "p", "--app-id", "1", "--key", "k", "--cluster", "eu", input="")
     assert r.exit_code == ExitCode.CONFIG and "secret" in r.stderr
     assert not _isolated_config.exists()
-    args = ("config", "add", "p", "--app-id", "1", "--key", "k", "--cluster", "eu", "--secret-stdin")
+    args = (
+        "config",
+        "add",
+        "p",
+        "--app-id",
+        "1",
+        "--key",
+        "k",
+        "--cluster",
+        "eu",
+        "--secret-stdin",
+    )
     assert run(*args, input="x\n").exit_code == 0
     assert run(*args, input="x\n").exit_code == ExitCode.CONFIG
     assert run(*args, "--force", input="y\n").exit_code == 0
@@ -256,8 +299,21 @@ def test_secret_is_not_an_option() -> None:
 
 def test_profile_selection(_isolated_config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name, port in (("a", "7001"), ("b", "7002")):
-        run("config", "add", name, "--app-id", "1", "--key", "k", "--host", "127.0.0.1", "--port", port,
-            "--secret-stdin", input="s\n")
+        run(
+            "config",
+            "add",
+            name,
+            "--app-id",
+            "1",
+            "--key",
+            "k",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            port,
+            "--secret-stdin",
+            input="s\n",
+        )
     url = lambda *a: run(*a, "trigger", "c", "e", "--dry-run").stdout.split()[1]  # noqa: E731
     assert ":7001/" in url()
     assert ":7002/" in url("-p", "b")
@@ -293,7 +349,9 @@ def test_cli_import_is_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
     out = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "pushcli", "--help"], capture_output=True, text=True
+        [sys.executable, "-X", "importtime", "-m", "pushcli", "--help"],
+        capture_output=True,
+        text=True,
     )
     assert out.returncode == 0
     imported = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines()}

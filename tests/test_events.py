@@ -47,7 +47,9 @@ def test_json_array_ndjson_and_batch_object_are_equivalent() -> None:
     items = [_ev(), _ev(channel="d", data="s")]
     as_array = events.parse_batch(json.dumps(items), max_data_bytes=MAX)
     as_object = events.parse_batch(json.dumps({"batch": items}), max_data_bytes=MAX)
-    as_ndjson = events.parse_batch("\n".join(json.dumps(i) for i in items) + "\n", max_data_bytes=MAX)
+    as_ndjson = events.parse_batch(
+        "\n".join(json.dumps(i) for i in items) + "\n", max_data_bytes=MAX
+    )
     for parsed in (as_object, as_ndjson):
         assert [(e.channel, e.name, e.data) for e in parsed] == [
             (e.channel, e.name, e.data) for e in as_array
@@ -111,7 +113,13 @@ def test_data_size_counts_utf8_bytes() -> None:
 
 @pytest.mark.parametrize(
     "channels",
-    [[], ["a"] * 2, [f"c{i}" for i in range(101)], ["a", "private-encrypted-b"], ["#server-to-user-1"]],
+    [
+        [],
+        ["a"] * 2,
+        [f"c{i}" for i in range(101)],
+        ["a", "private-encrypted-b"],
+        ["#server-to-user-1"],
+    ],
 )
 def test_channel_list_limits(channels: list[str]) -> None:
     with pytest.raises(InputError):

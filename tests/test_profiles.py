@@ -18,7 +18,9 @@ def write(path: Path, doc: dict) -> None:
     profiles.save_config(path, doc)
 
 
-def test_nothing_configured_means_the_local_server(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_nothing_configured_means_the_local_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     s = profiles.resolve(config_file=tmp_path / "c.toml", env={})
     assert s.local_default
     assert (s.app_id, s.key, s.secret) == ("app-id", "app-key", "app-secret")
@@ -47,7 +49,11 @@ def test_env_host_overrides_profile_cluster_and_same_layer_host_wins(tmp_path: P
     # Laravel's .env often has both; the host wins within one layer.
     s = profiles.resolve(
         config_file=path,
-        env={"PUSHER_HOST": "ws.example.test", "PUSHER_APP_CLUSTER": "mt1", "PUSHER_SCHEME": "https"},
+        env={
+            "PUSHER_HOST": "ws.example.test",
+            "PUSHER_APP_CLUSTER": "mt1",
+            "PUSHER_SCHEME": "https",
+        },
     )
     assert s.host == "ws.example.test" and s.rest_base == "https://ws.example.test"
 
@@ -63,7 +69,12 @@ def test_pusher_url(tmp_path: Path) -> None:
     env = {"PUSHER_URL": "http://k%40:s%2F@127.0.0.1:6001/apps/my-app"}
     s = profiles.resolve(config_file=tmp_path / "c.toml", env=env)
     assert (s.key, s.secret, s.app_id, s.host, s.port, s.scheme) == (
-        "k@", "s/", "my-app", "127.0.0.1", 6001, "http",
+        "k@",
+        "s/",
+        "my-app",
+        "127.0.0.1",
+        6001,
+        "http",
     )
     assert s.sources["secret"] == "env PUSHER_URL"
     s = profiles.resolve(
@@ -71,7 +82,12 @@ def test_pusher_url(tmp_path: Path) -> None:
         env={"PUSHER_URL": "https://k:s@api-ap2.pusher.com/apps/9", "PUSHER_APP_ID": "10"},
     )
     assert (s.cluster, s.app_id) == ("ap2", "10")
-    for bad in ["ftp://k:s@h/apps/1", "http://h/apps/1", "http://k:s@h/nope", "http://k:s@h:99999/apps/1"]:
+    for bad in [
+        "ftp://k:s@h/apps/1",
+        "http://h/apps/1",
+        "http://k:s@h/nope",
+        "http://k:s@h:99999/apps/1",
+    ]:
         with pytest.raises(ConfigError):
             profiles.resolve(config_file=tmp_path / "c.toml", env={"PUSHER_URL": bad})
 
@@ -90,8 +106,11 @@ def test_unknown_profile_and_missing_credentials(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "env",
-    [{"PUSHER_PORT": "x", "PUSHER_HOST": "h"}, {"PUSHER_SCHEME": "ftp", "PUSHER_HOST": "h"},
-     {"PUSHER_APP_CLUSTER": "EU!"}],
+    [
+        {"PUSHER_PORT": "x", "PUSHER_HOST": "h"},
+        {"PUSHER_SCHEME": "ftp", "PUSHER_HOST": "h"},
+        {"PUSHER_APP_CLUSTER": "EU!"},
+    ],
 )
 def test_invalid_values(tmp_path: Path, env: dict) -> None:
     with pytest.raises(ConfigError):
@@ -105,7 +124,9 @@ def test_invalid_toml_is_a_config_error(tmp_path: Path) -> None:
         profiles.resolve(config_file=path, env={})
 
 
-def test_save_is_atomic_private_and_warns_when_readable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_save_is_atomic_private_and_warns_when_readable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "sub" / "config.toml"
     profiles.add_profile(path, "p", dict(PROFILE), make_default=False, force=False)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -124,7 +145,13 @@ def test_save_is_atomic_private_and_warns_when_readable(tmp_path: Path, capsys: 
 def test_add_use_remove(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     profiles.add_profile(path, "a", dict(PROFILE), make_default=False, force=False)
-    profiles.add_profile(path, "b", {**PROFILE, "cluster": "", "host": "h", "port": "1"}, make_default=False, force=False)
+    profiles.add_profile(
+        path,
+        "b",
+        {**PROFILE, "cluster": "", "host": "h", "port": "1"},
+        make_default=False,
+        force=False,
+    )
     assert profiles.load_config(path)["default"] == "a"
     with pytest.raises(ConfigError, match="exists"):
         profiles.add_profile(path, "a", dict(PROFILE), make_default=False, force=False)
@@ -163,10 +190,14 @@ def test_local_default_fills_around_a_loopback_host_or_port(tmp_path: Path) -> N
     s = profiles.resolve(config_file=tmp_path / "c.toml", env={"PUSHER_PORT": "6002"}, hint=False)
     assert s.local_default and (s.app_id, s.key, s.secret) == ("app-id", "app-key", "app-secret")
     assert s.rest_base == "http://127.0.0.1:6002" and s.sources["port"] == "env PUSHER_PORT"
-    s = profiles.resolve(config_file=tmp_path / "c.toml", env={}, flags={"host": "localhost"}, hint=False)
+    s = profiles.resolve(
+        config_file=tmp_path / "c.toml", env={}, flags={"host": "localhost"}, hint=False
+    )
     assert s.local_default and s.rest_base == "http://localhost:6001"
     # A remote host, or any credential, means a real app: no made-up defaults.
-    s = profiles.resolve(config_file=tmp_path / "c.toml", env={"PUSHER_HOST": "ws.example.test"}, hint=False)
+    s = profiles.resolve(
+        config_file=tmp_path / "c.toml", env={"PUSHER_HOST": "ws.example.test"}, hint=False
+    )
     assert not s.local_default and s.secret is None
     s = profiles.resolve(config_file=tmp_path / "c.toml", env={"PUSHER_APP_KEY": "k"}, hint=False)
     assert not s.local_default and s.secret is None

@@ -7,30 +7,49 @@ import os
 import subprocess
 import sys
 
-from pushcli.errors import ExitCode
 from servers import free_tcp_ports
 
+from pushcli.errors import ExitCode
 
-def run_listen(*args: str, env: dict[str, str], timeout: float = 20) -> subprocess.CompletedProcess[str]:
+
+def run_listen(
+    *args: str, env: dict[str, str], timeout: float = 20
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pushcli", "listen", *args],
-        capture_output=True, text=True, timeout=timeout, env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **env},
     )
 
 
 def test_serve_and_demo_in_one_command() -> None:
     port = free_tcp_ports(1)[0]
-    env = {"PUSHER_APP_ID": "app-id", "PUSHER_APP_KEY": "app-key", "PUSHER_APP_SECRET": "app-secret",
-           "PUSHER_HOST": "127.0.0.1", "PUSHER_PORT": str(port)}
+    env = {
+        "PUSHER_APP_ID": "app-id",
+        "PUSHER_APP_KEY": "app-key",
+        "PUSHER_APP_SECRET": "app-secret",
+        "PUSHER_HOST": "127.0.0.1",
+        "PUSHER_PORT": str(port),
+    }
     p = run_listen("demo", "--serve", "--demo", "--count", "2", "--json", env=env)
     assert p.returncode == 0, p.stderr
     lines = [json.loads(line) for line in p.stdout.splitlines()]
-    assert [(e["channel"], e["event"], e["data"]["n"]) for e in lines] == [("demo", "demo", 1), ("demo", "demo", 2)]
+    assert [(e["channel"], e["event"], e["data"]["n"]) for e in lines] == [
+        ("demo", "demo", 1),
+        ("demo", "demo", 2),
+    ]
     assert "pushcli serve" not in p.stderr  # no "start a server" hint when we run one
 
 
 def test_serve_refuses_a_remote_profile_and_a_busy_port(embedded) -> None:  # type: ignore[no-untyped-def]
-    remote = {"PUSHER_APP_ID": "1", "PUSHER_APP_KEY": "k", "PUSHER_APP_SECRET": "s", "PUSHER_APP_CLUSTER": "eu"}
+    remote = {
+        "PUSHER_APP_ID": "1",
+        "PUSHER_APP_KEY": "k",
+        "PUSHER_APP_SECRET": "s",
+        "PUSHER_APP_CLUSTER": "eu",
+    }
     p = run_listen("demo", "--serve", "--count", "1", "--json", env=remote)
     assert p.returncode == ExitCode.INPUT and "pusher.com cluster eu" in p.stderr
     p = run_listen("demo", "--serve", "--count", "1", "--json", env=embedded.env())
@@ -44,11 +63,21 @@ def test_sigterm_stops_cleanly(embedded, tmp_path) -> None:  # type: ignore[no-u
 
     ready = tmp_path / "ready"
     env = {**os.environ, **embedded.env()}
-    listen = subprocess.Popen([sys.executable, "-m", "pushcli", "listen", "term", "--json", "--ready-file", str(ready)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    listen = subprocess.Popen(
+        [sys.executable, "-m", "pushcli", "listen", "term", "--json", "--ready-file", str(ready)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     port = free_tcp_ports(1)[0]
-    auth = subprocess.Popen([sys.executable, "-m", "pushcli", "auth", "serve", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    auth = subprocess.Popen(
+        [sys.executable, "-m", "pushcli", "auth", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     deadline = time.time() + 15
     while not ready.exists() and time.time() < deadline:
         time.sleep(0.05)

@@ -45,7 +45,10 @@ def start_listen(tmp_path: Path, server, *args: str, stdout=subprocess.PIPE, **e
     ready = tmp_path / f"ready-{uuid.uuid4().hex[:6]}"
     proc = subprocess.Popen(  # noqa: S603 - fixed argv
         [sys.executable, "-m", "pushcli", "listen", *args, "--ready-file", str(ready)],
-        stdout=stdout, stderr=subprocess.PIPE, env=env_for(server, **env_extra), cwd=ROOT,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        env=env_for(server, **env_extra),
+        cwd=ROOT,
         text=True,
     )
     deadline = time.monotonic() + 10
@@ -86,7 +89,7 @@ def test_round_trip_soketi_to_embedded(soketi, embedded, tmp_path):
     time.sleep(0.2)
     client.trigger(c2, "plain", "just a string")
     time.sleep(0.2)
-    client.trigger(c1, "unicode", "日本語 ✓ 😀 \"quoted\"")
+    client.trigger(c1, "unicode", '日本語 ✓ 😀 "quoted"')
     time.sleep(0.2)
     client.trigger([c1, c2], "both", {"to": "two channels"})  # one trigger, two events
     client.trigger(c2, "json-text", '{"already": "encoded",  "spaces": true}')
@@ -100,16 +103,21 @@ def test_round_trip_soketi_to_embedded(soketi, embedded, tmp_path):
     # data is the wire string as received: objects as the library encoded them, strings as sent
     assert json.loads(recorded[0]["data"]) == {"id": 7, "items": ["a", "b"], "note": "crème brûlée"}
     assert recorded[1]["data"] == "just a string"
-    assert recorded[2]["data"] == "日本語 ✓ 😀 \"quoted\""
+    assert recorded[2]["data"] == '日本語 ✓ 😀 "quoted"'
     assert recorded[5]["data"] == '{"already": "encoded",  "spaces": true}'
     assert len(out.splitlines()) == 6  # the NDJSON output is still there
 
     # 2. replay to the embedded server at speed 2 while a second listen records
-    second = start_listen(tmp_path, embedded, c1, c2, "--record", str(rec2), "--count", "6",
-                          "--json")
+    second = start_listen(
+        tmp_path, embedded, c1, c2, "--record", str(rec2), "--count", "6", "--json"
+    )
     r = subprocess.run(  # noqa: S603 - fixed argv
         [sys.executable, "-m", "pushcli", "batch", str(rec1), "--replay", "--speed", "2"],
-        capture_output=True, text=True, env=env_for(embedded), cwd=ROOT, timeout=20,
+        capture_output=True,
+        text=True,
+        env=env_for(embedded),
+        cwd=ROOT,
+        timeout=20,
     )
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)
@@ -137,8 +145,17 @@ def test_record_in_live_view_and_encrypted_plain_text(embedded, soketi, tmp_path
     key = base64.b64encode(os.urandom(32)).decode()
     rec1, rec2 = tmp_path / "live.ndjson", tmp_path / "again.ndjson"
     master, slave = pty.openpty()
-    live = start_listen(tmp_path, embedded, c, "--record", str(rec1), "--count", "2",
-                        stdout=slave, PUSHER_ENCRYPTION_MASTER_KEY_BASE64=key)
+    live = start_listen(
+        tmp_path,
+        embedded,
+        c,
+        "--record",
+        str(rec1),
+        "--count",
+        "2",
+        stdout=slave,
+        PUSHER_ENCRYPTION_MASTER_KEY_BASE64=key,
+    )
     os.close(slave)
     screen: list[bytes] = []
 
@@ -168,11 +185,23 @@ def test_record_in_live_view_and_encrypted_plain_text(embedded, soketi, tmp_path
         ("note", "plain ✓"),
     ]
 
-    again = start_listen(tmp_path, soketi, c, "--record", str(rec2), "--count", "2", "--json",
-                         PUSHER_ENCRYPTION_MASTER_KEY_BASE64=key)
+    again = start_listen(
+        tmp_path,
+        soketi,
+        c,
+        "--record",
+        str(rec2),
+        "--count",
+        "2",
+        "--json",
+        PUSHER_ENCRYPTION_MASTER_KEY_BASE64=key,
+    )
     r = subprocess.run(  # noqa: S603 - fixed argv
         [sys.executable, "-m", "pushcli", "batch", str(rec1), "--replay", "--speed", "0"],
-        capture_output=True, text=True, cwd=ROOT, timeout=20,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=20,
         env=env_for(soketi, PUSHER_ENCRYPTION_MASTER_KEY_BASE64=key),
     )
     assert r.returncode == 0, r.stderr
@@ -183,8 +212,14 @@ def test_record_in_live_view_and_encrypted_plain_text(embedded, soketi, tmp_path
 
 # --- batch options (no server) --------------------------------------------------------------
 
-LOCAL = {"PUSHER_APP_ID": "123456", "PUSHER_APP_KEY": "k", "PUSHER_APP_SECRET": "s",
-         "PUSHER_HOST": "127.0.0.1", "PUSHER_PORT": "9", "PUSHER_SCHEME": "http"}
+LOCAL = {
+    "PUSHER_APP_ID": "123456",
+    "PUSHER_APP_KEY": "k",
+    "PUSHER_APP_SECRET": "s",
+    "PUSHER_HOST": "127.0.0.1",
+    "PUSHER_PORT": "9",
+    "PUSHER_SCHEME": "http",
+}
 
 
 def test_batch_reads_a_recording_and_checks_replay_options(tmp_path):
@@ -275,8 +310,12 @@ def test_recording_lines_parse_as_a_batch():
 
     row = Row(1700000000.123456, "ch", "ev", data='{"a": 1}')
     line = record_line(row)
-    assert json.loads(line) == {"time": 1700000000.123456, "channel": "ch", "name": "ev",
-                                "data": '{"a": 1}'}
+    assert json.loads(line) == {
+        "time": 1700000000.123456,
+        "channel": "ch",
+        "name": "ev",
+        "data": '{"a": 1}',
+    }
     [ev] = parse_batch(line, max_data_bytes=10_000)
     assert (ev.channel, ev.name, ev.data, ev.time) == ("ch", "ev", '{"a": 1}', 1700000000.123456)
 

@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 
 import pytest
+from servers import WsSubscriber, subscriber_thread
 from typer.testing import CliRunner
 
 from pushcli.cli import app
 from pushcli.errors import ExitCode
-from servers import WsSubscriber, subscriber_thread
 
 runner = CliRunner()
 MASTER = base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
@@ -56,7 +56,10 @@ def test_trigger_delivers_exact_data(server) -> None:  # type: ignore[no-untyped
 
 
 def test_trigger_socket_id_excludes_that_connection(server) -> None:  # type: ignore[no-untyped-def]
-    with subscriber_thread(server.ws_url, ["t-excl"]) as me, subscriber_thread(server.ws_url, ["t-excl"]) as other:
+    with (
+        subscriber_thread(server.ws_url, ["t-excl"]) as me,
+        subscriber_thread(server.ws_url, ["t-excl"]) as other,
+    ):
         r = run("trigger", "t-excl", "ev", "{}", "--socket-id", me.socket_id)
         assert r.exit_code == 0
         assert other.wait_for(1)[0]["event"] == "ev"
@@ -89,7 +92,9 @@ def test_wrong_secret_is_rejected_exit_5(server, monkeypatch: pytest.MonkeyPatch
 
 
 def test_batch_sends_every_event_exactly_once_in_order(server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    events = [{"channel": "b-1", "name": "e", "data": {"i": i, "s": "é" * (i % 3)}} for i in range(23)]
+    events = [
+        {"channel": "b-1", "name": "e", "data": {"i": i, "s": "é" * (i % 3)}} for i in range(23)
+    ]
     events.append({"channels": ["b-1", "b-2"], "event": "both", "data": "str"})
     f = tmp_path / "events.json"
     f.write_text(json.dumps(events))
@@ -104,15 +109,21 @@ def test_batch_sends_every_event_exactly_once_in_order(server, tmp_path: Path) -
     on_b1 = [e for e in got if e["channel"] == "b-1" and e["event"] == "e"]
     assert [json.loads(e["data"]) for e in on_b1] == [ev["data"] for ev in events[:23]]
     assert sorted((e["channel"], e["data"]) for e in got if e["event"] == "both") == [
-        ("b-1", "str"), ("b-2", "str"),
+        ("b-1", "str"),
+        ("b-2", "str"),
     ]
 
 
 def test_batch_ndjson_from_stdin_subprocess(server) -> None:  # type: ignore[no-untyped-def]
-    lines = "".join(json.dumps({"channel": "b-stdin", "name": "n", "data": {"k": i}}) + "\n" for i in range(12))
+    lines = "".join(
+        json.dumps({"channel": "b-stdin", "name": "n", "data": {"k": i}}) + "\n" for i in range(12)
+    )
     with subscriber_thread(server.ws_url, ["b-stdin"]) as sub:
         p = subprocess.run(
-            [sys.executable, "-m", "pushcli", "batch", "-"], input=lines, capture_output=True, text=True,
+            [sys.executable, "-m", "pushcli", "batch", "-"],
+            input=lines,
+            capture_output=True,
+            text=True,
             timeout=30,
         )
         assert p.returncode == 0, p.stderr
@@ -121,19 +132,38 @@ def test_batch_ndjson_from_stdin_subprocess(server) -> None:  # type: ignore[no-
     assert json.loads(p.stdout)["sent"] == 12  # stdout is a pipe: JSON summary
 
 
-def test_batch_partial_failure_resumes(soketi_restartable, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_batch_partial_failure_resumes(
+    soketi_restartable, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     """Server stops mid-batch: exit 7, the rest written to --failed-to, and that file resumes."""
     srv = soketi_restartable
     for k, v in srv.env().items():
         monkeypatch.setenv(k, v)
     n = 30000
     src = tmp_path / "big.ndjson"
-    src.write_text("".join(json.dumps({"channel": "p", "name": "e", "data": {"i": i}}) + "\n" for i in range(n)))
+    src.write_text(
+        "".join(
+            json.dumps({"channel": "p", "name": "e", "data": {"i": i}}) + "\n" for i in range(n)
+        )
+    )
     failed = tmp_path / "failed.ndjson"
     with subscriber_thread(srv.ws_url, ["p"]) as sub:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pushcli", "batch", str(src), "--retries", "0", "--failed-to", str(failed), "--json"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "pushcli",
+                "batch",
+                str(src),
+                "--retries",
+                "0",
+                "--failed-to",
+                str(failed),
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         sub.wait_for(50, timeout=20)  # sending has begun
         srv.stop(graceful=False)
@@ -180,9 +210,14 @@ def _signed_in_user(server, user_id: str, ready: threading.Event, box: dict) -> 
         user_data = json.dumps({"id": user_id})
         import hmac
 
-        auth = f"{server.key}:" + hmac.new(
-            server.secret.encode(), f"{sub.socket_id}::user::{user_data}".encode(), hashlib.sha256
-        ).hexdigest()
+        auth = (
+            f"{server.key}:"
+            + hmac.new(
+                server.secret.encode(),
+                f"{sub.socket_id}::user::{user_data}".encode(),
+                hashlib.sha256,
+            ).hexdigest()
+        )
         await sub.send({"event": "pusher:signin", "data": {"auth": auth, "user_data": user_data}})
         await asyncio.sleep(0.3)
         ready.set()
@@ -205,7 +240,9 @@ def test_users_send_and_terminate(server) -> None:  # type: ignore[no-untyped-de
     r = run("users", "send", "user-7", "notice", '{"n":1}')
     assert r.exit_code == 0, r.stderr
     deadline = time.time() + 5
-    while time.time() < deadline and not any(f.get("event") == "notice" for f in box.get("frames", [])):
+    while time.time() < deadline and not any(
+        f.get("event") == "notice" for f in box.get("frames", [])
+    ):
         time.sleep(0.05)
     notice = [f for f in box.get("frames", []) if f.get("event") == "notice"]
     assert notice and notice[0]["data"] == '{"n":1}'
@@ -221,8 +258,12 @@ def test_batch_parallel_keeps_each_channels_order(server, tmp_path: Path) -> Non
     f = tmp_path / "par.ndjson"
     f.write_text("".join(json.dumps(e) + "\n" for e in events))
     with subscriber_thread(server.ws_url, channels) as sub:
-        p = subprocess.run([sys.executable, "-m", "pushcli", "batch", str(f), "--parallel", "4"],
-                           capture_output=True, text=True, timeout=60)
+        p = subprocess.run(
+            [sys.executable, "-m", "pushcli", "batch", str(f), "--parallel", "4"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert p.returncode == 0, p.stderr
         got = sub.wait_for(400, timeout=20)
     assert json.loads(p.stdout)["sent"] == 400
@@ -231,7 +272,9 @@ def test_batch_parallel_keeps_each_channels_order(server, tmp_path: Path) -> Non
         assert seq == [i for i in range(400) if channels[i % 8] == ch]
 
 
-def test_batch_server_rejections_partial_and_total(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_batch_server_rejections_partial_and_total(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The server refuses oversize events (413): some sent → exit 7; none sent → the error's 5."""
     from servers import EmbeddedServer
 

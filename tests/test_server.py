@@ -844,7 +844,11 @@ def _pusherjs(server: Any) -> dict[str, Any]:
         "secret": server.secret,
     }
     p = subprocess.run(  # noqa: S603 - fixed argv
-        [shutil.which("node") or "node", str(HERE / "js" / "pusherjs_scenario.js"), json.dumps(cfg)],
+        [
+            shutil.which("node") or "node",
+            str(HERE / "js" / "pusherjs_scenario.js"),
+            json.dumps(cfg),
+        ],
         capture_output=True,
         text=True,
         timeout=60,

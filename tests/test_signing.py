@@ -40,7 +40,9 @@ def test_rest_signature_vector() -> None:
 
 
 def test_string_to_sign_sorts_lowercases_and_does_not_escape() -> None:
-    s = signing.string_to_sign("get", "/apps/3/channels", {"Info": "a,b", "auth_key": "k", "auth_signature": "x"})
+    s = signing.string_to_sign(
+        "get", "/apps/3/channels", {"Info": "a,b", "auth_key": "k", "auth_signature": "x"}
+    )
     assert s == "GET\n/apps/3/channels\nauth_key=k&info=a,b"
 
 
@@ -57,7 +59,9 @@ def test_rest_signature_matches_official_library(method: str, path: str, params:
     ts = int(theirs.query_params["auth_timestamp"])
     body = theirs.body if method == "POST" else b""
     query_params = {} if method == "POST" else params
-    ours = signing.sign_params(KEY, SECRET, method, path, timestamp=ts, body=body, params=query_params)
+    ours = signing.sign_params(
+        KEY, SECRET, method, path, timestamp=ts, body=body, params=query_params
+    )
     assert ours["auth_signature"] == theirs.query_params["auth_signature"]
     assert ours["body_md5"] == theirs.query_params["body_md5"]
 
@@ -94,10 +98,14 @@ def test_presence_auth_response_verifies_with_official_signing() -> None:
         "presence-room", "1234.1234", json.loads(ours["channel_data"])
     )
     theirs_data = expected["channel_data"]
-    assert json.loads(theirs_data) == json.loads(ours["channel_data"]) == {
-        "user_id": "u1",
-        "user_info": {"name": "Ada"},
-    }
+    assert (
+        json.loads(theirs_data)
+        == json.loads(ours["channel_data"])
+        == {
+            "user_id": "u1",
+            "user_info": {"name": "Ada"},
+        }
+    )
     resigned = signing.channel_auth(KEY, SECRET, "1234.1234", "presence-room", theirs_data)
     assert resigned == expected["auth"]
     assert ours["auth"] == signing.channel_auth(

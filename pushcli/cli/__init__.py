@@ -4,7 +4,6 @@ Importing this module must stay cheap: commands import the core (httpx, websocke
 rich) inside their bodies.
 """
 
-
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -83,10 +82,10 @@ class PushcliGroup(TyperGroup):
 
     _listing = False
 
-    def list_commands(self, ctx: typer.Context) -> list[str]:
+    def list_commands(self, ctx: Any) -> list[str]:
         return [*super().list_commands(ctx), *(n for n in COMMANDS if n not in self.commands)]
 
-    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
         cmd = super().get_command(ctx, cmd_name)
         if cmd is not None or cmd_name not in COMMANDS:
             return cmd
@@ -97,14 +96,14 @@ class PushcliGroup(TyperGroup):
         self.commands[cmd_name] = cmd
         return cmd
 
-    def format_help(self, ctx: typer.Context, formatter: Any) -> None:
+    def format_help(self, ctx: Any, formatter: Any) -> None:
         self._listing = True
         try:
             super().format_help(ctx, formatter)
         finally:
             self._listing = False
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except PushcliError as e:
@@ -171,9 +170,15 @@ def root(
         str | None,
         typer.Option("--config", help="Config file (env PUSHCLI_CONFIG).", metavar="PATH"),
     ] = None,
-    app_id: Annotated[str | None, typer.Option("--app-id", help="App id (overrides env and profile).")] = None,
-    key: Annotated[str | None, typer.Option("--key", help="App key (overrides env and profile).")] = None,
-    cluster: Annotated[str | None, typer.Option("--cluster", help="Pusher cluster, e.g. mt1, eu.")] = None,
+    app_id: Annotated[
+        str | None, typer.Option("--app-id", help="App id (overrides env and profile).")
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option("--key", help="App key (overrides env and profile).")
+    ] = None,
+    cluster: Annotated[
+        str | None, typer.Option("--cluster", help="Pusher cluster, e.g. mt1, eu.")
+    ] = None,
     host: Annotated[str | None, typer.Option("--host", help="Self-hosted server host.")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Self-hosted server port.")] = None,
     scheme: Annotated[str | None, typer.Option("--scheme", help="http or https.")] = None,

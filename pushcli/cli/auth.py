@@ -1,23 +1,32 @@
 """pushcli auth sign / user: print exactly what an auth endpoint returns."""
 
-
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from pushcli.cli.options import JsonOpt, state, stop_on_sigterm
 
-app = typer.Typer(help="Generate channel and user authentication signatures.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Generate channel and user authentication signatures.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 
-SocketId = Annotated[str, typer.Option("--socket-id", help="The connection's socket id, e.g. 1234.5678.")]
+SocketId = Annotated[
+    str, typer.Option("--socket-id", help="The connection's socket id, e.g. 1234.5678.")
+]
 
 
 @app.command("sign")
 def sign(
     ctx: typer.Context,
-    channel: Annotated[str, typer.Argument(help="private-, presence- or private-encrypted- channel.")],
+    channel: Annotated[
+        str, typer.Argument(help="private-, presence- or private-encrypted- channel.")
+    ],
     socket_id: SocketId,
-    user_id: Annotated[str | None, typer.Option("--user-id", help="Presence: the user's id.")] = None,
+    user_id: Annotated[
+        str | None, typer.Option("--user-id", help="Presence: the user's id.")
+    ] = None,
     user_info: Annotated[
         str | None, typer.Option("--user-info", help="Presence: user info as JSON.")
     ] = None,
@@ -40,7 +49,8 @@ def user(
     ctx: typer.Context,
     socket_id: SocketId,
     user_data: Annotated[
-        str, typer.Option("--user-data", help='User data JSON with a string "id", e.g. {"id":"u1"}.')
+        str,
+        typer.Option("--user-data", help='User data JSON with a string "id", e.g. {"id":"u1"}.'),
     ],
 ) -> None:
     """Print the JSON a user-authentication (signin) endpoint returns.
@@ -57,7 +67,8 @@ def user(
 def verify(
     ctx: typer.Context,
     channel: Annotated[
-        str | None, typer.Argument(help="The channel (omit with --user-data for user authentication).")
+        str | None,
+        typer.Argument(help="The channel (omit with --user-data for user authentication)."),
     ] = None,
     socket_id: SocketId = ...,  # type: ignore[assignment]
     auth_value: Annotated[
@@ -67,7 +78,8 @@ def verify(
         str | None, typer.Option("--channel-data", help="Presence: the exact channel_data string.")
     ] = None,
     user_data: Annotated[
-        str | None, typer.Option("--user-data", help="User authentication: the exact user_data string.")
+        str | None,
+        typer.Option("--user-data", help="User authentication: the exact user_data string."),
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -82,7 +94,9 @@ def verify(
     if user_data is not None:
         if channel_data is not None:
             raise InputError("give --channel-data or --user-data, not both")
-        verdict = diagnose.verify_user_auth(settings.key, settings.secret, socket_id, auth_value, user_data)
+        verdict = diagnose.verify_user_auth(
+            settings.key, settings.secret, socket_id, auth_value, user_data
+        )
     else:
         if channel is None:
             raise InputError("give a CHANNEL (or --user-data to check user authentication)")
@@ -112,7 +126,10 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
     user_id: Annotated[
         str | None,
-        typer.Option("--user-id", help="Presence/signin user id (default: per request X-User-Id, else user-SOCKET_ID)."),
+        typer.Option(
+            "--user-id",
+            help="Presence/signin user id (default: per request X-User-Id, else user-SOCKET_ID).",
+        ),
     ] = None,
     user_info: Annotated[
         str | None, typer.Option("--user-info", help="Presence/signin user info JSON.")
@@ -122,7 +139,8 @@ def serve(
         typer.Option("--cors-origin", help="Allow this browser origin (repeatable; * for any)."),
     ] = None,
     deny: Annotated[
-        list[str] | None, typer.Option("--deny", help="Refuse channels matching this glob with 403 (repeatable).")
+        list[str] | None,
+        typer.Option("--deny", help="Refuse channels matching this glob with 403 (repeatable)."),
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -141,21 +159,30 @@ def serve(
         parse_json_arg(user_info, "--user-info")
     as_json = render.wants_json(json_out)
 
-    def log(record: dict) -> None:
+    def log(record: dict[str, Any]) -> None:
         if as_json:
             render.print_ndjson([record])
             return
         who = f" user {record['user_id']}" if record.get("user_id") else ""
         what = record.get("channel") or "signin"
-        print(f"{record['time'][11:19]}  {record['status']}  {what}  socket {record['socket_id']}{who}  {record['decision']}", flush=True)
+        print(
+            f"{record['time'][11:19]}  {record['status']}  {what}  socket {record['socket_id']}{who}  {record['decision']}",
+            flush=True,
+        )
 
     endpoint = AuthEndpoint(
-        settings, user_id=user_id, user_info=user_info, deny=list(deny or []),
-        cors_origins=list(cors_origin or []), log=log,
+        settings,
+        user_id=user_id,
+        user_info=user_info,
+        deny=list(deny or []),
+        cors_origins=list(cors_origin or []),
+        log=log,
     )
     server = _bind(make_server, host, port, endpoint)
     if not is_loopback(host):
-        render.message(f"pushcli: warning: {host} is reachable from other machines; the endpoint signs for anyone")
+        render.message(
+            f"pushcli: warning: {host} is reachable from other machines; the endpoint signs for anyone"
+        )
     bound = server.server_address[1]
     render.message(
         f"pushcli: auth endpoint on http://{host}:{bound}/pusher/auth and /pusher/user-auth "

@@ -1,8 +1,7 @@
 """pushcli batch: send many events from a JSON array, {"batch": [...]} or NDJSON."""
 
-
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -11,13 +10,20 @@ from pushcli.cli.options import DryRunOpt, JsonOpt, read_file, state
 
 def batch(
     ctx: typer.Context,
-    source: Annotated[str, typer.Argument(help="File with events, or '-' for stdin.", metavar="FILE|-")],
+    source: Annotated[
+        str, typer.Argument(help="File with events, or '-' for stdin.", metavar="FILE|-")
+    ],
     failed_to: Annotated[
         Path | None,
-        typer.Option("--failed-to", help="Write events that still failed as NDJSON here (resumable)."),
+        typer.Option(
+            "--failed-to", help="Write events that still failed as NDJSON here (resumable)."
+        ),
     ] = None,
     retries: Annotated[
-        int, typer.Option("--retries", min=0, max=10, help="Retries per request on 429/5xx/network errors.")
+        int,
+        typer.Option(
+            "--retries", min=0, max=10, help="Retries per request on 429/5xx/network errors."
+        ),
     ] = 3,
     parallel: Annotated[
         int,
@@ -32,7 +38,7 @@ def batch(
         bool,
         typer.Option(
             "--replay",
-            help="Keep the spacing of the events' \"time\" (a listen --record file), in order "
+            help='Keep the spacing of the events\' "time" (a listen --record file), in order '
             "over one connection.",
         ),
     ] = False,
@@ -65,7 +71,9 @@ def batch(
         for part in publish.chunks(evs):
             body = encode_body({"batch": [ev.wire() for ev in part]})
             print(build_request(settings, "POST", "/batch_events", body=body).describe())
-        render.message(f"dry run: {len(evs)} events in {len(publish.chunks(evs))} requests; nothing sent")
+        render.message(
+            f"dry run: {len(evs)} events in {len(publish.chunks(evs))} requests; nothing sent"
+        )
         return
 
     show_progress = render.stdout_is_tty() and not json_out and len(evs) > 10
@@ -104,7 +112,7 @@ def batch(
     raise PartialFailure(f"{len(result.failed)} of {result.total} events failed: {first}{resume}")
 
 
-def _send_with_progress(settings, evs, parallel, retries):  # type: ignore[no-untyped-def]
+def _send_with_progress(settings: Any, evs: list[Any], parallel: int, retries: int) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from pushcli import publish, render
@@ -124,7 +132,9 @@ def _send_with_progress(settings, evs, parallel, retries):  # type: ignore[no-un
             bar.advance(task, n)
             bar.refresh()
 
-        return publish.send_parallel(settings, evs, workers=parallel, retries=retries, progress=advance)
+        return publish.send_parallel(
+            settings, evs, workers=parallel, retries=retries, progress=advance
+        )
 
 
 def _write_failed(path: Path, failed: list) -> None:  # type: ignore[type-arg]

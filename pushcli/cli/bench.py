@@ -17,14 +17,20 @@ def bench(
     subscribers: Annotated[
         int | None,
         typer.Option(
-            "--subscribers", min=1, max=10000, show_default=False,
+            "--subscribers",
+            min=1,
+            max=10000,
+            show_default=False,
             help="WebSocket subscribers, spread over the channels (default 10; 5 on pusher.com).",
         ),
     ] = None,
     rate: Annotated[
         float | None,
         typer.Option(
-            "--rate", min=0.001, metavar="R", show_default=False,
+            "--rate",
+            min=0.001,
+            metavar="R",
+            show_default=False,
             help="Messages per second (default 100; 10 on pusher.com).",
         ),
     ] = None,
@@ -35,7 +41,11 @@ def bench(
     messages: Annotated[
         int | None,
         typer.Option(
-            "--messages", "-n", min=1, metavar="M", show_default=False,
+            "--messages",
+            "-n",
+            min=1,
+            metavar="M",
+            show_default=False,
             help="Messages to publish (default 1000; 100 on pusher.com).",
         ),
     ] = None,
@@ -92,8 +102,17 @@ def bench(
     if csv_file is not None and not csv_file.expanduser().parent.is_dir():
         raise InputError(f"--csv {csv_file}: the directory does not exist")
     plan = core.make_plan(
-        settings, channels=channels, subscribers=subscribers, rate=rate, max_rate=max_rate,
-        messages=messages, duration=duration, size=size, batch=batch, run_id=run_id, drain=drain,
+        settings,
+        channels=channels,
+        subscribers=subscribers,
+        rate=rate,
+        max_rate=max_rate,
+        messages=messages,
+        duration=duration,
+        size=size,
+        batch=batch,
+        run_id=run_id,
+        drain=drain,
     )
     core.check_cost(plan, settings, yes=yes)
     target = f"{plan.planned_messages:,} messages" if plan.planned_messages else f"{duration:g} s"
@@ -151,7 +170,9 @@ def _run_with_progress(plan: Any, settings: Any, retries: int) -> dict[str, Any]
             p50 = "" if s.recent_p50_ms is None else f" p50 {s.recent_p50_ms:.1f}ms"
             dups = f" dups {s.duplicates}" if s.duplicates else ""
             bar.update(
-                task, description=s.phase, completed=s.sent,
+                task,
+                description=s.phase,
+                completed=s.sent,
                 info=f"recv {s.delivered:,}/{s.expected:,}{dups}{p50}",
             )
 
@@ -167,15 +188,26 @@ def _table(r: dict[str, Any]) -> None:
     render.key_values(
         [
             ("server", r["server"]),
-            ("run", f"{r['run_id']}: {c['subscribers']} subscribers, {c['channels']} channel"
-                    f"{plural}, {c['size']} B, {'batch' if c['batch'] else 'single'}, rate {rate}"),
+            (
+                "run",
+                f"{r['run_id']}: {c['subscribers']} subscribers, {c['channels']} channel"
+                f"{plural}, {c['size']} B, {'batch' if c['batch'] else 'single'}, rate {rate}",
+            ),
             ("connect", f"{r['connect_seconds']:.2f} s"),
-            ("published", f"{p['messages']:,} in {p['requests']:,} requests, {p['seconds']:.2f} s "
-                          f"({p['per_second']:,.0f} msg/s); {p['failed']} failed"),
-            ("delivered", f"{d['delivered']:,} of {d['expected']:,} ({d['per_second']:,.0f}/s); "
-                          f"lost {d['lost']} ({d['loss_percent']}%), duplicates {d['duplicates']}"),
-            ("client cpu", f"{r['client_cpu_percent']}% of a core (peak "
-                           f"{r['client_cpu_peak_percent']}%)"),
+            (
+                "published",
+                f"{p['messages']:,} in {p['requests']:,} requests, {p['seconds']:.2f} s "
+                f"({p['per_second']:,.0f} msg/s); {p['failed']} failed",
+            ),
+            (
+                "delivered",
+                f"{d['delivered']:,} of {d['expected']:,} ({d['per_second']:,.0f}/s); "
+                f"lost {d['lost']} ({d['loss_percent']}%), duplicates {d['duplicates']}",
+            ),
+            (
+                "client cpu",
+                f"{r['client_cpu_percent']}% of a core (peak {r['client_cpu_peak_percent']}%)",
+            ),
         ],
         title="pushcli bench",
     )

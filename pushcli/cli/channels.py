@@ -1,6 +1,5 @@
 """pushcli channels / channel / members: query the HTTP API."""
 
-
 from typing import Annotated
 
 import typer
@@ -15,7 +14,9 @@ InfoOpt = Annotated[
 
 def channels(
     ctx: typer.Context,
-    prefix: Annotated[str | None, typer.Option("--prefix", help="Only channels starting with this.")] = None,
+    prefix: Annotated[
+        str | None, typer.Option("--prefix", help="Only channels starting with this.")
+    ] = None,
     info: InfoOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -93,7 +94,9 @@ def members(
 
     limits.check_channel(channel)
     if limits.channel_kind(channel) != "presence":
-        raise InputError(f"{channel} is not a presence channel: members exist only on presence- channels")
+        raise InputError(
+            f"{channel} is not a presence channel: members exist only on presence- channels"
+        )
     with RestClient(state(ctx).settings()) as client:
         answer = client.users(channel)
     if render.wants_json(json_out):

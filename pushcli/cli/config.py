@@ -1,6 +1,5 @@
 """pushcli config: manage profiles in the TOML config file."""
 
-
 import os
 import sys
 from typing import Annotated
@@ -9,7 +8,11 @@ import typer
 
 from pushcli.cli.options import JsonOpt, complete_profiles, state
 
-app = typer.Typer(help="Manage credential profiles (TOML config file, written 0600).", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Manage credential profiles (TOML config file, written 0600).",
+    no_args_is_help=True,
+    add_completion=False,
+)
 
 
 def _path(ctx: typer.Context):  # type: ignore[no-untyped-def]
@@ -24,7 +27,9 @@ def add(
     name: Annotated[str, typer.Argument(help="Profile name.")],
     app_id: Annotated[str | None, typer.Option("--app-id", help="App id.")] = None,
     key: Annotated[str | None, typer.Option("--key", help="App key.")] = None,
-    cluster: Annotated[str | None, typer.Option("--cluster", help="Pusher cluster (mt1, eu, ...).")] = None,
+    cluster: Annotated[
+        str | None, typer.Option("--cluster", help="Pusher cluster (mt1, eu, ...).")
+    ] = None,
     host: Annotated[str | None, typer.Option("--host", help="Self-hosted server host.")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Self-hosted server port.")] = None,
     scheme: Annotated[str | None, typer.Option("--scheme", help="http or https.")] = None,
@@ -40,9 +45,13 @@ def add(
     ] = False,
     url_stdin: Annotated[
         bool,
-        typer.Option("--url-stdin", help="Read http[s]://KEY:SECRET@HOST[:PORT]/apps/ID from stdin."),
+        typer.Option(
+            "--url-stdin", help="Read http[s]://KEY:SECRET@HOST[:PORT]/apps/ID from stdin."
+        ),
     ] = False,
-    default: Annotated[bool, typer.Option("--default", help="Make it the default profile.")] = False,
+    default: Annotated[
+        bool, typer.Option("--default", help="Make it the default profile.")
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing profile.")] = False,
 ) -> None:
     """Add a profile. The secret comes from a hidden prompt, --secret-stdin or PUSHER_APP_SECRET.
@@ -53,7 +62,11 @@ def add(
     from pushcli.errors import ConfigError
 
     values: dict[str, str] = {}
-    lines = iter(sys.stdin.read().splitlines()) if (secret_stdin or url_stdin or master_key_stdin) else iter(())
+    lines = (
+        iter(sys.stdin.read().splitlines())
+        if (secret_stdin or url_stdin or master_key_stdin)
+        else iter(())
+    )
     if url_stdin:
         values.update(profiles.parse_pusher_url(next(lines, "")))
     given = {"app_id": app_id, "key": key, "cluster": cluster, "host": host, "scheme": scheme}
@@ -74,7 +87,9 @@ def add(
 
             values["secret"] = getpass.getpass("App secret (hidden): ").strip()
         else:
-            raise ConfigError("no secret: use --secret-stdin, PUSHER_APP_SECRET, or run on a terminal")
+            raise ConfigError(
+                "no secret: use --secret-stdin, PUSHER_APP_SECRET, or run on a terminal"
+            )
     if master_key_stdin:
         values["encryption_master_key"] = next(lines, "").strip()
     elif os.environ.get("PUSHER_ENCRYPTION_MASTER_KEY_BASE64"):
@@ -96,9 +111,18 @@ def list_(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     default = doc.get("default")
     rows = []
     for name, p in sorted(doc.get("profiles", {}).items()):
-        where = p.get("cluster") or f"{p.get('scheme', 'http')}://{p.get('host')}:{p.get('port', '')}".rstrip(":")
-        rows.append({"name": name, "default": name == default, "app_id": str(p.get("app_id", "")),
-                     "key": p.get("key", ""), "server": where})
+        where = p.get(
+            "cluster"
+        ) or f"{p.get('scheme', 'http')}://{p.get('host')}:{p.get('port', '')}".rstrip(":")
+        rows.append(
+            {
+                "name": name,
+                "default": name == default,
+                "app_id": str(p.get("app_id", "")),
+                "key": p.get("key", ""),
+                "server": where,
+            }
+        )
     if render.wants_json(json_out):
         render.print_json(rows)
         return
@@ -107,7 +131,10 @@ def list_(ctx: typer.Context, json_out: JsonOpt = False) -> None:
         return
     render.table(
         ["", "name", "app_id", "key", "server"],
-        [("*" if r["default"] else "", r["name"], r["app_id"], r["key"], r["server"]) for r in rows],
+        [
+            ("*" if r["default"] else "", r["name"], r["app_id"], r["key"], r["server"])
+            for r in rows
+        ],
     )
 
 
@@ -149,7 +176,10 @@ def show(
 
 
 @app.command("use")
-def use(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Profile name.", autocompletion=complete_profiles)]) -> None:
+def use(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Profile name.", autocompletion=complete_profiles)],
+) -> None:
     """Make a profile the default.
 
     Example: pushcli config use prod
@@ -161,7 +191,10 @@ def use(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Profile na
 
 
 @app.command("remove")
-def remove(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Profile name.", autocompletion=complete_profiles)]) -> None:
+def remove(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Profile name.", autocompletion=complete_profiles)],
+) -> None:
     """Remove a profile.
 
     Example: pushcli config remove old

@@ -9,7 +9,9 @@ from pushcli.cli.options import JsonOpt, state
 
 def doctor(
     ctx: typer.Context,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for each step.")] = 5.0,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds to wait for each step.")
+    ] = 5.0,
     json_out: JsonOpt = False,
 ) -> None:
     """Check config, credentials, network, TLS, REST signing, clock and a WebSocket round trip.
@@ -26,7 +28,19 @@ def doctor(
     except PushcliError as e:
         from pushcli.doctor import Check
 
-        checks, ok, code = [Check("settings", "fail", e.message, "fix the config file or the PUSHER_* variables", code=int(e.exit_code))], False, int(e.exit_code)
+        checks, ok, code = (
+            [
+                Check(
+                    "settings",
+                    "fail",
+                    e.message,
+                    "fix the config file or the PUSHER_* variables",
+                    code=int(e.exit_code),
+                )
+            ],
+            False,
+            int(e.exit_code),
+        )
     else:
         doc = Doctor(settings, timeout=timeout)
         checks, ok, code = doc.run(), doc.ok, doc.exit_code

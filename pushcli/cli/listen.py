@@ -115,7 +115,10 @@ def listen(
     signin: SigninOpt = None,
     serve: Annotated[
         bool,
-        typer.Option("--serve", help="Also run the embedded server here (on the profile's loopback host/port)."),
+        typer.Option(
+            "--serve",
+            help="Also run the embedded server here (on the profile's loopback host/port).",
+        ),
     ] = False,
     demo: Annotated[
         bool, typer.Option("--demo", help="Trigger a demo event on the first channel every second.")

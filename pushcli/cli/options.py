@@ -1,6 +1,5 @@
 """Shared option types and small helpers for the command modules (no heavy imports)."""
 
-
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,9 +16,13 @@ DryRunOpt = Annotated[
 ]
 SocketIdOpt = Annotated[
     str | None,
-    typer.Option("--socket-id", help="Exclude this connection (socket id) from receiving the event."),
+    typer.Option(
+        "--socket-id", help="Exclude this connection (socket id) from receiving the event."
+    ),
 ]
-RawOpt = Annotated[bool, typer.Option("--raw", help="Send DATA as it is, without checking it is JSON.")]
+RawOpt = Annotated[
+    bool, typer.Option("--raw", help="Send DATA as it is, without checking it is JSON.")
+]
 
 
 def state(ctx: typer.Context) -> Any:

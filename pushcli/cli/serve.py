@@ -28,7 +28,9 @@ def serve(
     ] = None,
     ready_file: Annotated[
         Path | None,
-        typer.Option("--ready-file", metavar="PATH", help="Create PATH once the server accepts connections."),
+        typer.Option(
+            "--ready-file", metavar="PATH", help="Create PATH once the server accepts connections."
+        ),
     ] = None,
     app_id: Annotated[
         str | None, typer.Option("--app-id", help="Serve this app id (secret from env or profile).")
@@ -86,9 +88,8 @@ def serve(
     """
     import dataclasses
 
-    from pushcli.server import apps as server_apps
-
     from pushcli.localhttp import is_loopback
+    from pushcli.server import apps as server_apps
 
     st = state(ctx)
     specs = list(apps or [])

@@ -1,6 +1,5 @@
 """pushcli trigger: send one event to one or more channels."""
 
-
 from typing import Annotated, Any
 
 import typer
@@ -12,13 +11,16 @@ def trigger(
     ctx: typer.Context,
     channel: Annotated[
         str,
-        typer.Argument(help="Channel, or a comma-separated list (up to 100).", metavar="CHANNEL[,CHANNEL...]"),
+        typer.Argument(
+            help="Channel, or a comma-separated list (up to 100).", metavar="CHANNEL[,CHANNEL...]"
+        ),
     ],
     event: Annotated[str, typer.Argument(help="Event name.", metavar="EVENT")],
     data: Annotated[
         str | None,
         typer.Argument(
-            help="JSON or a plain string; '-' reads stdin, '@file' a file. Default {}.", metavar="DATA"
+            help="JSON or a plain string; '-' reads stdin, '@file' a file. Default {}.",
+            metavar="DATA",
         ),
     ] = None,
     socket_id: SocketIdOpt = None,

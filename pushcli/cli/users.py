@@ -1,13 +1,16 @@
 """pushcli users send / terminate: server-to-user events and disconnecting a user."""
 
-
 from typing import Annotated
 
 import typer
 
 from pushcli.cli.options import DryRunOpt, JsonOpt, RawOpt, read_data, state
 
-app = typer.Typer(help="Send events to a signed-in user, or terminate their connections.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Send events to a signed-in user, or terminate their connections.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 
 UserIdArg = Annotated[str, typer.Argument(help="The user's id (as given at signin).")]
 
@@ -17,7 +20,9 @@ def send(
     ctx: typer.Context,
     user_id: UserIdArg,
     event: Annotated[str, typer.Argument(help="Event name.")],
-    data: Annotated[str | None, typer.Argument(help="JSON or a string; '-' stdin, '@file'.")] = None,
+    data: Annotated[
+        str | None, typer.Argument(help="JSON or a string; '-' stdin, '@file'.")
+    ] = None,
     raw: RawOpt = False,
     json_out: JsonOpt = False,
     dry_run: DryRunOpt = False,
@@ -66,4 +71,6 @@ def _check_user_id(user_id: str) -> None:
     from pushcli.errors import InputError
 
     if not user_id or not limits.CHANNEL_NAME_RE.match(user_id):
-        raise InputError(f"invalid user id {user_id!r}: only letters, digits and -_=@,.; are allowed")
+        raise InputError(
+            f"invalid user id {user_id!r}: only letters, digits and -_=@,.; are allowed"
+        )

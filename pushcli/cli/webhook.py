@@ -2,7 +2,7 @@
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,7 +18,8 @@ def verify(
     ctx: typer.Context,
     signature: Annotated[str, typer.Option("--signature", help="The X-Pusher-Signature header.")],
     body: Annotated[
-        str, typer.Option("--body", help="File with the raw body, or - for stdin.", metavar="FILE|-")
+        str,
+        typer.Option("--body", help="File with the raw body, or - for stdin.", metavar="FILE|-"),
     ] = "-",
     key: Annotated[str | None, typer.Option("--key", help="The X-Pusher-Key header.")] = None,
     json_out: JsonOpt = False,
@@ -51,7 +52,9 @@ def verify(
             ]
         )
     if not verdict.valid:
-        raise RejectedError("the webhook signature does not verify (expected and likely cause above)")
+        raise RejectedError(
+            "the webhook signature does not verify (expected and likely cause above)"
+        )
 
 
 def _read_bytes(path: str) -> bytes:
@@ -69,7 +72,8 @@ def listen(
     port: Annotated[int, typer.Option("--port", help="Port to receive webhooks on.")] = 9000,
     host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
     forward_to: Annotated[
-        str | None, typer.Option("--forward-to", help="Forward each webhook, unchanged, to this URL.")
+        str | None,
+        typer.Option("--forward-to", help="Forward each webhook, unchanged, to this URL."),
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -85,7 +89,7 @@ def listen(
     settings = state(ctx).settings().require("key", "secret")
     as_json = render.wants_json(json_out)
 
-    def report(record: dict) -> None:
+    def report(record: dict[str, Any]) -> None:
         if as_json:
             render.print_ndjson([record])
             return
@@ -94,14 +98,19 @@ def listen(
         fwd = record.get("forward")
         fwd_text = f"  → {fwd.get('status', fwd.get('error'))}" if fwd else ""
         problem = f"  ({record['problem']})" if record.get("problem") else ""
-        print(f"{record['time'][11:19]}  {mark}  {record.get('name', '?'):18} {record.get('channel', '')}  {extra}{fwd_text}{problem}", flush=True)
+        print(
+            f"{record['time'][11:19]}  {mark}  {record.get('name', '?'):18} {record.get('channel', '')}  {extra}{fwd_text}{problem}",
+            flush=True,
+        )
 
     receiver = WebhookReceiver(settings, forward_to=forward_to, report=report)
     server = _bind(make_server, host, port, receiver)
     if not is_loopback(host):
         render.message(f"pushcli: warning: listening on {host}, reachable from other machines")
     where = f"; forwarding to {forward_to}" if forward_to else ""
-    render.message(f"pushcli: receiving webhooks on http://{host}:{server.server_address[1]}/ (app key {settings.key}){where}; Ctrl-C stops")
+    render.message(
+        f"pushcli: receiving webhooks on http://{host}:{server.server_address[1]}/ (app key {settings.key}){where}; Ctrl-C stops"
+    )
     stop_on_sigterm()
     try:
         server.serve_forever(poll_interval=0.2)
@@ -116,13 +125,24 @@ def listen(
 def send(
     ctx: typer.Context,
     url: Annotated[str, typer.Argument(help="Your webhook endpoint.")],
-    event_name: Annotated[str, typer.Argument(help="channel_occupied, channel_vacated, member_added, member_removed, client_event, cache_miss, subscription_count.")],
+    event_name: Annotated[
+        str,
+        typer.Argument(
+            help="channel_occupied, channel_vacated, member_added, member_removed, client_event, cache_miss, subscription_count."
+        ),
+    ],
     channel: Annotated[str | None, typer.Option("--channel", help="Channel of the event.")] = None,
-    user_id: Annotated[str | None, typer.Option("--user-id", help="member_* / client_event user id.")] = None,
+    user_id: Annotated[
+        str | None, typer.Option("--user-id", help="member_* / client_event user id.")
+    ] = None,
     data: Annotated[str | None, typer.Option("--data", help="client_event data (JSON).")] = None,
     event: Annotated[str | None, typer.Option("--event", help="client_event event name.")] = None,
     bad_signature: Annotated[
-        bool, typer.Option("--bad-signature", help="Sign with a wrong secret: succeeds only if the endpoint refuses it.")
+        bool,
+        typer.Option(
+            "--bad-signature",
+            help="Sign with a wrong secret: succeeds only if the endpoint refuses it.",
+        ),
     ] = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -135,9 +155,18 @@ def send(
     settings = state(ctx).settings().require("key", "secret")
     ev = webhooks.sample_event(event_name, channel=channel, user_id=user_id, data=data, event=event)
     body = webhooks.body_for([ev])
-    result = webhooks.send(url, body, webhooks.headers_for(settings, body, bad_signature=bad_signature))
+    result = webhooks.send(
+        url, body, webhooks.headers_for(settings, body, bad_signature=bad_signature)
+    )
     if render.wants_json(json_out):
-        render.print_json({"status": result.status, "ms": round(result.ms, 1), "body": result.body, "sent": json.loads(body)})
+        render.print_json(
+            {
+                "status": result.status,
+                "ms": round(result.ms, 1),
+                "body": result.body,
+                "sent": json.loads(body),
+            }
+        )
     else:
         render.message(f"{url} answered {result.status} in {result.ms:.0f} ms")
     webhooks.check_answer(url, result, bad_signature=bad_signature)
