@@ -164,19 +164,29 @@ def send_batch(
 
 
 def partition(events: list[Event], workers: int) -> list[list[Event]]:
-    """Split by channel, so every channel's events stay in file order within one worker."""
-    import zlib
+    """Split by channel, so every channel's events stay in file order within one worker.
 
-    parts: list[list[Event]] = [[] for _ in range(max(1, workers))]
-    cache: dict[str, int] = {}
+    Channels go to the least-loaded worker, busiest channel first, so a few busy channels
+    still spread evenly (a hash would put four channels on one worker as often as not).
+    """
+    from collections import Counter
+
+    n = max(1, workers)
+    counts = Counter(ev.channel for ev in events)
+    load = [0] * n
+    owner: dict[str, int] = {}
+    for channel, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        i = load.index(min(load))
+        owner[channel] = i
+        load[i] += count
+    parts: list[list[Event]] = [[] for _ in range(n)]
     for ev in events:
-        i = cache.get(ev.channel)
-        if i is None:
-            i = cache[ev.channel] = zlib.crc32(ev.channel.encode()) % len(parts)
-        parts[i].append(ev)
+        parts[owner[ev.channel]].append(ev)
     return [p for p in parts if p]
 
 
+#: below this many events one connection is faster than starting workers
+PARALLEL_MIN_EVENTS = 200
 _progress_counter: Any = None
 
 
@@ -221,6 +231,8 @@ def send_parallel(
 
     from pushcli.rest import RestClient
 
+    if len(events) < PARALLEL_MIN_EVENTS:
+        workers = 1  # starting workers costs more than it saves
     parts = partition(events, workers) if workers > 1 and hasattr(os, "fork") else [events]
     if len(parts) <= 1:
         with RestClient(settings, retries=retries, timeout=timeout) as client:

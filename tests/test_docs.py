@@ -311,7 +311,7 @@ def test_cli_reference_covers_every_command() -> None:
         timeout=30,
         env={**os.environ, "COLUMNS": "200"},
     )
-    commands = re.findall(r"^│ (\S+)\s{2,}", proc.stdout.split("Commands")[1], re.M)
+    commands = re.findall(r"^  (\S+)\s{2,}", proc.stdout.split("Commands:")[1], re.M)
     assert len(commands) >= 10, proc.stdout
     for name in commands:
         assert f"## `pushcli {name}`" in text, f"docs/cli.md lacks {name}"

@@ -59,7 +59,7 @@ def _build(name: str, target: Any) -> Any:
     if isinstance(target, typer.Typer):
         cmd = typer.main.get_command(target)
     else:
-        single = typer.Typer(add_completion=False)
+        single = typer.Typer(add_completion=False, rich_markup_mode=None)
         single.command(name)(target)
         cmd = typer.main.get_command(single)
     cmd.name = name
@@ -74,7 +74,8 @@ def _stub(name: str, target: Any) -> Any:
         text = target.info.help if isinstance(target.info.help, str) else ""
     else:
         text = target.__doc__ or ""
-    return TyperCommand(name=name, help=text, callback=None)
+    first = text.strip().split("\n\n")[0].replace("\n", " ")
+    return TyperCommand(name=name, help=text, short_help=first, callback=None)
 
 
 class PushcliGroup(TyperGroup):
@@ -136,6 +137,7 @@ app = typer.Typer(
     help="A command-line tool for Pusher Channels and Pusher-compatible servers (soketi, Reverb).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

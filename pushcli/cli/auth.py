@@ -10,6 +10,7 @@ app = typer.Typer(
     help="Generate channel and user authentication signatures.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
 )
 
 SocketId = Annotated[

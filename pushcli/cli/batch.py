@@ -33,7 +33,7 @@ def batch(
             max=32,
             help="Connections to send over; channels are split between them and each keeps its order.",
         ),
-    ] = 2,
+    ] = 4,
     replay: Annotated[
         bool,
         typer.Option(

@@ -12,6 +12,7 @@ app = typer.Typer(
     help="Manage credential profiles (TOML config file, written 0600).",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
 )
 
 

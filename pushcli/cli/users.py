@@ -10,6 +10,7 @@ app = typer.Typer(
     help="Send events to a signed-in user, or terminate their connections.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
 )
 
 UserIdArg = Annotated[str, typer.Argument(help="The user's id (as given at signin).")]

@@ -9,7 +9,10 @@ import typer
 from pushcli.cli.options import JsonOpt, state, stop_on_sigterm
 
 app = typer.Typer(
-    help="Verify, receive and send Pusher webhooks.", no_args_is_help=True, add_completion=False
+    help="Verify, receive and send Pusher webhooks.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
 )
 
 
