@@ -22,7 +22,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from pushcli import __version__, limits
 from pushcli.errors import PushcliError, RejectedError, UnavailableError
 from pushcli.profiles import Settings
-from pushcli.realtime import close_action
+from pushcli.realtime import close_action, describe_connect_error
 
 if TYPE_CHECKING:
     from pushcli.bench import Plan
@@ -158,16 +158,6 @@ class Deliveries:
             self.latency_ns.append(recv_ns - sent_ns)
 
 
-def _connect_error(e: BaseException) -> str:
-    if isinstance(e, TimeoutError):
-        return "timed out"
-    if isinstance(e, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(e, OSError):
-        return e.strerror or str(e) or e.__class__.__name__
-    return str(e) or e.__class__.__name__
-
-
 async def open_subscriber(
     url: str, channel: str, timeout: float, settings: Settings, user_id: str
 ) -> ClientConnection:
@@ -190,7 +180,7 @@ async def open_subscriber(
         )
     except (OSError, TimeoutError, InvalidHandshake) as e:
         where = url.split("/app/")[0]
-        raise UnavailableError(f"cannot connect to {where}: {_connect_error(e)}") from None
+        raise UnavailableError(f"cannot connect to {where}: {describe_connect_error(e)}") from None
     subscribe = json.dumps({"event": "pusher:subscribe", "data": {"channel": channel}})
     user_data = json.dumps({"id": user_id}, separators=(",", ":"))
     try:

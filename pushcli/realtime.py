@@ -238,7 +238,7 @@ class Listener:
                     )
                 except (OSError, TimeoutError, InvalidHandshake) as e:
                     failures += 1
-                    reason = _describe_connect_error(e)
+                    reason = describe_connect_error(e)
                     if failures >= self.retries:
                         raise UnavailableError(
                             f"cannot connect to {self.server}: {reason} "
@@ -502,7 +502,8 @@ def _user_id(user_data: Any) -> str:
     return str(data.get("id", "")) if isinstance(data, dict) else ""
 
 
-def _describe_connect_error(e: BaseException) -> str:
+def describe_connect_error(e: BaseException) -> str:
+    """A short reason for a failed connect (timed out, refused, the OS message)."""
     if isinstance(e, TimeoutError):
         return "timed out"
     if isinstance(e, ConnectionRefusedError):

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pushcli.cli.options import JsonOpt, state, stop_on_sigterm
+from pushcli.cli.options import JsonOpt, state
 
 app = typer.Typer(
     help="Generate channel and user authentication signatures.",
@@ -151,7 +151,7 @@ def serve(
     """
     from pushcli import render
     from pushcli.authserver import AuthEndpoint
-    from pushcli.localhttp import is_loopback, make_server
+    from pushcli.localhttp import is_loopback, make_server, run_until_stopped
 
     settings = state(ctx).settings().require("key", "secret")
     if user_info is not None:
@@ -189,13 +189,7 @@ def serve(
         f"pushcli: auth endpoint on http://{host}:{bound}/pusher/auth and /pusher/user-auth "
         f"(app key {settings.key}); Ctrl-C stops"
     )
-    stop_on_sigterm()
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass  # Ctrl-C or SIGTERM: the normal way to stop a server
-    finally:
-        server.server_close()
+    run_until_stopped(server)
 
 
 def _bind(make_server, host: str, port: int, handler):  # type: ignore[no-untyped-def]

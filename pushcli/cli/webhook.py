@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pushcli.cli.options import JsonOpt, state, stop_on_sigterm
+from pushcli.cli.options import JsonOpt, state
 
 app = typer.Typer(
     help="Verify, receive and send Pusher webhooks.",
@@ -86,7 +86,7 @@ def listen(
     """
     from pushcli import render
     from pushcli.cli.auth import _bind
-    from pushcli.localhttp import is_loopback, make_server
+    from pushcli.localhttp import is_loopback, make_server, run_until_stopped
     from pushcli.webhooks import WebhookReceiver
 
     settings = state(ctx).settings().require("key", "secret")
@@ -114,13 +114,9 @@ def listen(
     render.message(
         f"pushcli: receiving webhooks on http://{host}:{server.server_address[1]}/ (app key {settings.key}){where}; Ctrl-C stops"
     )
-    stop_on_sigterm()
     try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass  # Ctrl-C or SIGTERM: the normal way to stop a server
+        run_until_stopped(server)
     finally:
-        server.server_close()
         render.message(f"pushcli: {receiver.received} webhooks, {receiver.invalid} invalid")
 
 
