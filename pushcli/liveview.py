@@ -8,6 +8,7 @@ a slow terminal never slows reception.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -64,24 +65,53 @@ def row_object(row: Row) -> dict[str, Any]:
 
 
 class NdjsonSink:
-    """One JSON object per line on stdout, flushed per line; status lines on stderr."""
+    """One JSON object per line on stdout; status lines on stderr.
+
+    Lines are flushed before pushcli waits for the network again (a callback scheduled on the
+    event loop), not after every line: a burst of frames read together is written with one
+    system call, and a reader still sees every line as soon as its frame was handled.
+    """
 
     def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
+        self._pending = False
+        self._broken: BrokenPipeError | None = None
 
     def row(self, row: Row) -> None:
+        if self._broken is not None:
+            raise self._broken
         line = _encode(row_object(row))
         try:
             self.out.write(line + "\n")
-            self.out.flush()
         except BrokenPipeError:
-            # the reader went away (| head): stop quietly, without a second error at exit
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, self.out.fileno())
+            self._silence()
             raise
+        if not self._pending:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            self._pending = True
+            loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._pending = False
+        try:
+            self.out.flush()
+        except BrokenPipeError as e:
+            self._silence()
+            self._broken = e  # raised by the next row(), where the listener can stop
+
+    def _silence(self) -> None:
+        # the reader went away (| head): stop quietly, without a second error at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self.out.fileno())
 
     def status(self, text: str, item: Any = None) -> None:
+        if self._pending:
+            self.flush()  # data first, so stdout and stderr stay in order
         self.err.write(PREFIX + text + "\n")
         self.err.flush()
 
