@@ -47,6 +47,29 @@ def iso_time(t: float) -> str:
     return f"{prefix}.{int((t - s) * 1000):03d}Z"
 
 
+_encode_str = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def ndjson_line(row: Row) -> str:
+    """The NDJSON line for a row (what :func:`row_object` encodes, faster for events).
+
+    An event whose data is JSON on one line is written with that text as it came, so the
+    value is not decoded and encoded again (it is still parsed once, to know it is JSON).
+    """
+    raw = row.data
+    if row.kind != "event" or row.error is not None or raw is None or "\n" in raw or "\r" in raw:
+        return _encode(row_object(row))
+    try:
+        json.loads(raw)
+    except ValueError:
+        return _encode(row_object(row))
+    user = "" if row.user_id is None else f',"user_id":{_encode_str(row.user_id)}'
+    return (
+        f'{{"time":"{iso_time(row.time)}","channel":{_encode_str(row.channel)},'
+        f'"event":{_encode_str(row.event)},"data":{raw.strip()}{user}}}'
+    )
+
+
 def row_object(row: Row) -> dict[str, Any]:
     obj: dict[str, Any] = {"time": iso_time(row.time), "channel": row.channel, "event": row.event}
     if row.kind == "member":
@@ -81,7 +104,7 @@ class NdjsonSink:
     def row(self, row: Row) -> None:
         if self._broken is not None:
             raise self._broken
-        line = _encode(row_object(row))
+        line = ndjson_line(row)
         try:
             self.out.write(line + "\n")
         except BrokenPipeError:

@@ -401,3 +401,24 @@ def test_live_view_renders_a_bounded_snapshot():
     assert "presence-r — 2 members: ada, bob" in text
     assert "ev-19" in text and "ev-15" not in text  # only the last 5 rows are kept
     assert "error: cannot decrypt" in text
+
+
+@pytest.mark.parametrize(
+    "data",
+    ['{"a": [1, 2], "é": "x"}', "plain", '{"a":\n1}', " 42 ", '"str"', None, "{not json", "[1,"],
+)
+def test_ndjson_fast_line_means_what_the_generic_encoding_means(data) -> None:  # type: ignore[no-untyped-def]
+    """Events whose data is one-line JSON are written with the text as received: same value."""
+    import json
+
+    from pushcli.liveview import _encode, ndjson_line, row_object
+    from pushcli.tail import Row
+
+    for row in (
+        Row(1.25, "c", "e", data=data),
+        Row(1.25, "presence-c", "client-e", data=data, user_id='u"1'),
+    ):
+        line = ndjson_line(row)
+        assert "\n" not in line
+        fast, generic = json.loads(line), json.loads(_encode(row_object(row)))
+        assert fast == generic and list(fast) == list(generic)
