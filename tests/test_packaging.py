@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import email.parser
 import importlib.metadata
+import json
 import os
 import re
 import shutil
@@ -291,7 +292,8 @@ def test_installed_wheel_serves_triggers_and_listens(venv: Path, tmp_path: Path)
         assert sent.returncode == 0, sent.stderr
         out, err = listener.communicate(timeout=20)
         assert listener.returncode == 0, err
-        assert '"event":"created"' in out and '"data":{"id":1}' in out, out
+        line = json.loads(out.splitlines()[0])
+        assert (line["event"], line["data"]) == ("created", {"id": 1}), out
     finally:
         server.terminate()
         server.wait(timeout=10)
