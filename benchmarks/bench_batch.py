@@ -13,8 +13,6 @@ soketi is started by tests/servers.py (loopback only) and stopped by its pid.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
 import http.client
 import json
 import statistics
@@ -27,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from common import signed_batch_path  # noqa: E402
 from servers import Soketi  # noqa: E402
 
 
@@ -57,25 +56,15 @@ def batches(events: list[dict]) -> list[bytes]:
     return out
 
 
-def signed_path(srv: Soketi, body: bytes) -> str:
-    path = f"/apps/{srv.app_id}/batch_events"
-    q = {
-        "auth_key": srv.key,
-        "auth_timestamp": str(int(time.time())),
-        "auth_version": "1.0",
-        "body_md5": hashlib.md5(body).hexdigest(),  # noqa: S324 - protocol-mandated
-    }
-    qs = "&".join(f"{k}={v}" for k, v in sorted(q.items()))
-    sig = hmac.new(srv.secret.encode(), f"POST\n{path}\n{qs}".encode(), hashlib.sha256).hexdigest()
-    return f"{path}?{qs}&auth_signature={sig}"
-
-
 def run_http_client(srv: Soketi, bodies: list[bytes], n: int) -> float:
     t = time.perf_counter()
     conn = http.client.HTTPConnection(srv.host, srv.port)
     for body in bodies:
         conn.request(
-            "POST", signed_path(srv, body), body=body, headers={"Content-Type": "application/json"}
+            "POST",
+            signed_batch_path(srv, body),
+            body=body,
+            headers={"Content-Type": "application/json"},
         )
         resp = conn.getresponse()
         resp.read()

@@ -20,19 +20,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import hmac
 import http.client
 import json
 import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from common import signed_batch_path  # noqa: E402
 from servers import EmbeddedServer, Soketi  # noqa: E402
 
 CHANNEL = "fanout"
@@ -195,21 +193,6 @@ async def subscriber_sansio_main(url: str, n: int, expected: int, idle: float) -
 # --------------------------------------------------------------------------- sender
 
 
-def signed_batch(srv: Soketi, body: bytes) -> str:
-    path = f"/apps/{srv.app_id}/batch_events"
-    params = {
-        "auth_key": srv.key,
-        "auth_timestamp": str(int(time.time())),
-        "auth_version": "1.0",
-        "body_md5": hashlib.md5(body).hexdigest(),  # noqa: S324 - Pusher's protocol
-    }
-    to_sign = "POST\n" + path + "\n" + "&".join(f"{k}={params[k]}" for k in sorted(params))
-    params["auth_signature"] = hmac.new(
-        srv.secret.encode(), to_sign.encode(), hashlib.sha256
-    ).hexdigest()
-    return f"{path}?{urlencode(params)}"
-
-
 def run_round(
     srv: Soketi,
     subscribers: int,
@@ -261,7 +244,10 @@ def run_round(
         ]
         body = json.dumps({"batch": batch}, separators=(",", ":")).encode()
         conn.request(
-            "POST", signed_batch(srv, body), body=body, headers={"Content-Type": "application/json"}
+            "POST",
+            signed_batch_path(srv, body),
+            body=body,
+            headers={"Content-Type": "application/json"},
         )
         resp = conn.getresponse()
         answer = resp.read()

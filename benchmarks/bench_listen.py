@@ -42,8 +42,6 @@ from __future__ import annotations
 
 import argparse
 import fcntl
-import hashlib
-import hmac
 import http.client
 import json
 import os
@@ -58,11 +56,11 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+from common import signed_batch_path  # noqa: E402
 from servers import EmbeddedServer, Soketi  # noqa: E402
 
 EVENT = "bench-listen"
@@ -112,21 +110,6 @@ asyncio.run(main(url, channel, int(n), out_path, ready_path, flush == "1"))
 # --------------------------------------------------------------------------- sending
 
 
-def signed_path(srv: Soketi, body: bytes) -> str:
-    path = f"/apps/{srv.app_id}/batch_events"
-    params = {
-        "auth_key": srv.key,
-        "auth_timestamp": str(int(time.time())),
-        "auth_version": "1.0",
-        "body_md5": hashlib.md5(body).hexdigest(),  # noqa: S324 - Pusher's protocol
-    }
-    to_sign = "POST\n" + path + "\n" + "&".join(f"{k}={params[k]}" for k in sorted(params))
-    params["auth_signature"] = hmac.new(
-        srv.secret.encode(), to_sign.encode(), hashlib.sha256
-    ).hexdigest()
-    return f"{path}?{urlencode(params)}"
-
-
 def payload(seq: int) -> dict:
     """~100 bytes of JSON data carrying the sequence number."""
     return {"seq": seq, "kind": "bench", "pad": "x" * (70 - len(str(seq)))}
@@ -161,7 +144,7 @@ def send(
                     time.sleep(max(0.0, due - time.perf_counter()))
                 conn.request(
                     "POST",
-                    signed_path(srv, body),
+                    signed_batch_path(srv, body),
                     body=body,
                     headers={"Content-Type": "application/json"},
                 )
