@@ -343,16 +343,25 @@ class Soketi:
             self.stop(timeout=5)
             raise
 
+    #: how the process is named in errors
+    label = "soketi"
+
+    def _exited_early(self) -> None:
+        """Raise why the process exited before it was ready."""
+        assert self._proc is not None
+        raise SoketiError(
+            f"{self.label} exited with code {self._proc.returncode} before it was ready; "
+            f"log {self.log_path}:\n{self.log_tail()}"
+        )
+
     def _wait_ready(self) -> None:
+        """Poll GET / until it answers OK (the same probe for soketi and pushcli serve)."""
         assert self._proc is not None
         deadline = time.monotonic() + self.ready_timeout
         last_error = "no answer yet"
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise SoketiError(
-                    f"soketi exited with code {self._proc.returncode} before it was ready; "
-                    f"log {self.log_path}:\n{self.log_tail()}"
-                )
+                self._exited_early()
             try:
                 conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=1)
                 try:
@@ -369,7 +378,7 @@ class Soketi:
                 last_error = f"{type(exc).__name__}: {exc}"
             time.sleep(0.05)
         raise SoketiError(
-            f"soketi (pid {self.pid}) not ready on {LOOPBACK}:{self.port} after "
+            f"{self.label} (pid {self.pid}) not ready on {LOOPBACK}:{self.port} after "
             f"{self.ready_timeout:g}s ({last_error}); log {self.log_path}:\n{self.log_tail()}"
         )
 
@@ -415,6 +424,13 @@ class EmbeddedServer(Soketi):
 
     def __repr__(self) -> str:
         return f"<EmbeddedServer pid={self.pid} port={self.port} running={self.is_running()}>"
+
+    label = "pushcli serve"
+
+    def _exited_early(self) -> None:
+        if "cannot listen" in self.log_tail(5):
+            raise _PortTaken(self.log_tail(5))
+        super()._exited_early()
 
     def start(self) -> EmbeddedServer:
         if self.is_running():
@@ -477,36 +493,8 @@ class EmbeddedServer(Soketi):
             start_new_session=True,
             preexec_fn=_parent_death_signal(),  # noqa: PLW1509
         )
-        deadline = time.monotonic() + self.ready_timeout
-        last_error = "no answer yet"
         try:
-            while time.monotonic() < deadline:
-                if self._proc.poll() is not None:
-                    if "cannot listen" in self.log_tail(5):
-                        raise _PortTaken(self.log_tail(5))
-                    raise SoketiError(
-                        f"pushcli serve exited with code {self._proc.returncode}; "
-                        f"log {self.log_path}:\n{self.log_tail()}"
-                    )
-                try:
-                    conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=1)
-                    try:
-                        conn.request("GET", "/")
-                        resp = conn.getresponse()
-                        body = resp.read().decode(errors="replace").strip()
-                    finally:
-                        conn.close()
-                    if resp.status == 200 and body == "OK":
-                        self._check_port_is_ours()
-                        return
-                    last_error = f"GET / answered {resp.status} {body[:80]!r}"
-                except OSError as exc:
-                    last_error = f"{type(exc).__name__}: {exc}"
-                time.sleep(0.05)
-            raise SoketiError(
-                f"pushcli serve (pid {self.pid}) not ready on port {self.port} ({last_error}); "
-                f"log:\n{self.log_tail()}"
-            )
+            self._wait_ready()
         except BaseException:
             self.stop(timeout=5)
             raise
