@@ -1,0 +1,295 @@
+"""What the other side sees of pushcli's presence member, signin ids and internal channels.
+
+pushcli is on one end only: pusher-js (node build, tests/js/presence_party.js, signed by the
+official npm ``pusher`` library or through ``pushcli auth serve`` with pusher-js's own HTTP auth
+flow) and the official python ``pusher`` library are the other party, and each test runs against
+soketi and ``pushcli serve`` alike (``pusher_server``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from servers import APP_KEY, APP_SECRET, Soketi, free_tcp_ports, presence_auth
+from typer.testing import CliRunner
+
+from pushcli.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+PARTY_JS = ROOT / "tests" / "js" / "presence_party.js"
+
+
+def _name(prefix: str = "") -> str:
+    return f"{prefix}ident-{uuid.uuid4().hex[:8]}"
+
+
+def default_info(user_id: str) -> dict[str, str]:
+    """What pushcli documents as its presence user_info when none is given."""
+    return {"id": user_id, "name": "pushcli"}
+
+
+def env_for(server: Soketi) -> dict[str, str]:
+    return {**os.environ, **server.env()}
+
+
+def run_cli(server: Soketi, *args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - fixed argv
+        [sys.executable, "-m", "pushcli", *args],
+        capture_output=True,
+        text=True,
+        env=env_for(server),
+        cwd=ROOT,
+        timeout=timeout,
+    )
+
+
+class Lines:
+    """JSON lines of a subprocess's stdout, collected by a thread, waited on by predicate."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self.lines: list[dict[str, Any]] = []
+        self.other: list[str] = []
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._pump, daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._cond:
+                if line.startswith("{"):
+                    self.lines.append(json.loads(line))
+                else:
+                    self.other.append(line)
+                self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    def wait_for(
+        self, pred: Callable[[dict[str, Any]], bool], what: str, timeout: float = 10
+    ) -> dict[str, Any]:
+        def found() -> dict[str, Any] | None:
+            return next((x for x in self.lines if pred(x)), None)
+
+        with self._cond:
+            self._cond.wait_for(
+                lambda: found() is not None or self.proc.poll() is not None, timeout
+            )
+            hit = found()
+        if hit is None:
+            raise AssertionError(f"no {what} (rc {self.proc.poll()}): {self.lines}{self.other}")
+        return hit
+
+    def finish(self, timeout: float = 15) -> int:
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"did not exit: {self.lines}") from None
+        self._thread.join(5)
+        return rc
+
+
+@pytest.fixture
+def party(pusher_server: Soketi) -> Iterator[Callable[..., Lines]]:
+    """Start tests/js/presence_party.js against the test's server (see the script's header)."""
+    node = shutil.which("node")
+    if node is None or not (ROOT / "tests" / "soketi" / "node_modules" / "pusher-js").exists():
+        if os.environ.get("CI"):
+            pytest.fail("node and tests/soketi/node_modules are required on CI")
+        pytest.skip("node or pusher-js missing")
+    started: list[subprocess.Popen[str]] = []
+
+    def start(channel: str | None, clients: list[dict[str, Any]], hold: bool = False) -> Lines:
+        cfg = {
+            "host": pusher_server.host,
+            "port": pusher_server.port,
+            "appId": pusher_server.app_id,
+            "key": pusher_server.key,
+            "secret": pusher_server.secret,
+            "channel": channel,
+            "clients": clients,
+            "hold": hold,
+        }
+        proc = subprocess.Popen(  # noqa: S603 - fixed argv
+            [node, str(PARTY_JS), json.dumps(cfg)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        started.append(proc)
+        return Lines(proc)
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def release(lines: Lines) -> int:
+    """Let a holding party disconnect (it waits for stdin to close) and wait for it."""
+    assert lines.proc.stdin is not None
+    lines.proc.stdin.close()
+    return lines.finish()
+
+
+@pytest.fixture
+def listener(pusher_server: Soketi, tmp_path: Path) -> Iterator[Callable[..., Lines]]:
+    """``pushcli listen ... --json --ready-file`` in a subprocess, returned once subscribed."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> Lines:
+        ready = tmp_path / f"ready-{uuid.uuid4().hex[:6]}"
+        proc = subprocess.Popen(  # noqa: S603 - fixed argv
+            [
+                sys.executable,
+                "-m",
+                "pushcli",
+                "listen",
+                *args,
+                "--json",
+                "--ready-file",
+                str(ready),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env_for(pusher_server),
+            cwd=ROOT,
+            text=True,
+        )
+        started.append(proc)
+        deadline = time.monotonic() + 10
+        while not ready.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise AssertionError(f"listen not ready: {proc.communicate()[1]}")
+            time.sleep(0.02)
+        return Lines(proc)
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(10)
+
+
+# --- 1. pushcli's member is visible to pusher-js ------------------------------------------------
+
+
+def test_listen_member_is_listed_by_pusher_js_joining_later(pusher_server, listener, party):
+    """The headline use: `pushcli listen presence-…` with no --user-info, then a browser joins."""
+    c = _name("presence-")
+    cli = listener(c, "--timeout", "30")
+    [uid] = cli.wait_for(lambda x: x["event"] == "pusher:subscription_succeeded", "sub")["members"]
+    assert uid.startswith("pushcli-")
+
+    js = party(c, [{"userId": "js-bob", "userInfo": {"name": "Bob"}}])
+    assert js.finish() == 0, js.lines
+    sub = js.wait_for(lambda x: x["type"] == "subscribed", "pusher-js subscribed")
+    assert sub["me"] == {"id": "js-bob", "info": {"name": "Bob"}}
+    by_id = {m["id"]: m["info"] for m in sub["members"]}
+    assert by_id == {uid: default_info(uid), "js-bob": {"name": "Bob"}}
+    added = cli.wait_for(lambda x: x["event"] == "pusher:member_added", "member_added")
+    assert added["user_info"] == {"name": "Bob"}
+
+
+def test_client_event_member_is_seen_by_pusher_js(pusher_server, party):
+    """`pushcli client-event` on presence joins as a member pusher-js can name."""
+    c = _name("presence-")
+    js = party(c, [{"userId": "js-bob", "userInfo": {"name": "Bob"}}], hold=True)
+    js.wait_for(lambda x: x["type"] == "ready", "ready")
+    r = run_cli(
+        pusher_server, "client-event", c, "client-hi", '"yo"', "--user-id", "alice", "--wait", "0.5"
+    )
+    assert r.returncode == 0, r.stderr
+    added = js.wait_for(lambda x: x["type"] == "member_added", "member_added")
+    assert (added["id"], added["info"]) == ("alice", default_info("alice"))
+    ev = js.wait_for(lambda x: x["type"] == "event", "client event")
+    assert (ev["event"], ev["data"], ev["user_id"]) == ("client-hi", "yo", "alice")
+    assert release(js) == 0
+
+
+def test_auth_sign_and_library_send_user_info_by_default(monkeypatch) -> None:
+    for name, value in {
+        "PUSHER_APP_ID": "1",
+        "PUSHER_APP_KEY": APP_KEY,
+        "PUSHER_APP_SECRET": APP_SECRET,
+    }.items():
+        monkeypatch.setenv(name, value)
+    expected = presence_auth(APP_KEY, APP_SECRET, "1.1", "presence-r", "u1", default_info("u1"))
+    r = CliRunner().invoke(
+        app, ["auth", "sign", "presence-r", "--socket-id", "1.1", "--user-id", "u1"]
+    )
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) == expected
+
+    from pushcli.api import Client
+
+    client = Client.from_values(app_id="1", key=APP_KEY, secret=APP_SECRET)
+    assert client.sign_channel("presence-r", "1.1", user_id="u1") == expected
+    given = client.sign_channel("presence-r", "1.1", user_id="u1", user_info={"name": "Ada"})
+    assert given == presence_auth(APP_KEY, APP_SECRET, "1.1", "presence-r", "u1", {"name": "Ada"})
+
+
+def _auth_serve(server: Soketi) -> tuple[subprocess.Popen[str], int]:
+    port = free_tcp_ports(1)[0]
+    proc = subprocess.Popen(  # noqa: S603 - fixed argv
+        [sys.executable, "-m", "pushcli", "auth", "serve", "--port", str(port), "--json"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env_for(server),
+        text=True,
+    )
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 15
+    line = ""
+    while "auth endpoint on" not in line:
+        line = proc.stderr.readline()
+        if (not line and proc.poll() is not None) or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"auth serve did not start: {line}")
+    return proc, port
+
+
+def test_auth_serve_pusher_js_sees_itself_and_the_others(pusher_server, party):
+    """pusher-js's own authEndpoint flow against `pushcli auth serve` with no --user-info."""
+    c = _name("presence-")
+    proc, port = _auth_serve(pusher_server)
+    try:
+        endpoint = f"http://127.0.0.1:{port}/pusher/auth"
+        js = party(
+            c,
+            [
+                {"authEndpoint": endpoint, "headers": {"X-User-Id": "ada"}},
+                {"authEndpoint": endpoint, "headers": {"X-User-Id": "bob"}},
+            ],
+        )
+        assert js.finish() == 0, js.lines
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    subs = {x["client"]: x for x in js.lines if x["type"] == "subscribed"}
+    ada, bob = (
+        {"id": "ada", "info": default_info("ada")},
+        {"id": "bob", "info": default_info("bob")},
+    )
+    assert subs[0]["me"] == ada and subs[0]["members"] == [ada]
+    assert subs[1]["me"] == bob
+    assert sorted(subs[1]["members"], key=lambda m: m["id"]) == [ada, bob]
+    added = [x for x in js.lines if x["type"] == "member_added" and x["client"] == 0]
+    assert [(x["id"], x["info"]) for x in added] == [("bob", default_info("bob"))]
