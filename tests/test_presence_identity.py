@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from servers import APP_KEY, APP_SECRET, Soketi, free_tcp_ports, presence_auth
+from servers import APP_KEY, APP_SECRET, EmbeddedServer, Soketi, free_tcp_ports, presence_auth
 from typer.testing import CliRunner
 
 from pushcli.cli import app
@@ -293,3 +293,43 @@ def test_auth_serve_pusher_js_sees_itself_and_the_others(pusher_server, party):
     assert sorted(subs[1]["members"], key=lambda m: m["id"]) == [ada, bob]
     added = [x for x in js.lines if x["type"] == "member_added" and x["client"] == 0]
     assert [(x["id"], x["info"]) for x in added] == [("bob", default_info("bob"))]
+
+
+# --- 2. the embedded server: numeric signin ids, member_added == presence hash --------------
+
+
+def test_numeric_signin_id_is_accepted_and_reachable(pusher_server, party):
+    """A PHP/Laravel backend signs `{"id": 42}`; soketi accepts it as user "42"."""
+    js = party(None, [{"userId": "x", "signin": {"id": 42, "name": "Num"}}], hold=True)
+    signed = js.wait_for(lambda x: x["type"] in ("signed_in", "error"), "signin")
+    assert signed == {"type": "signed_in", "client": 0, "id": 42}, js.lines
+    js.wait_for(lambda x: x["type"] == "ready", "ready")
+    pusher_server.pusher_client().send_to_user("42", "notice", {"hi": 1})
+    got = js.wait_for(lambda x: x["type"] == "message", "the event sent to user 42")
+    assert (got["channel"], got["event"]) == ("#server-to-user-42", "notice")
+    assert got["data"] == {"hi": 1}
+    assert release(js) == 0
+
+
+@pytest.mark.parametrize("info", ["null", "absent"])
+def test_member_added_carries_what_the_presence_hash_carries(pusher_server, party, info):
+    """One pusher-js client sees b join (member_added), another joins later (hash): same info."""
+    c = _name("presence-")
+    b: dict[str, Any] = {"userId": "b"}
+    if info == "null":
+        b["userInfo"] = None  # the library sends "user_info":null
+    js = party(
+        c,
+        [{"userId": "a", "userInfo": {"n": "a"}}, b, {"userId": "c", "userInfo": {"n": "c"}}],
+    )
+    assert js.finish() == 0, js.lines
+    added = next(x for x in js.lines if x["type"] == "member_added" and x["id"] == "b")
+    later = next(x for x in js.lines if x["type"] == "subscribed" and x["client"] == 2)
+    in_hash = {m["id"]: m["info"] for m in later["members"]}
+    if info == "absent" and not isinstance(pusher_server, EmbeddedServer):
+        # soketi's own deviation, the reason pushcli always sends user_info: without it the
+        # member is announced but left out of the hash, invisible to anyone joining later
+        assert added["info"] == "<absent>" and "b" not in in_hash
+        return
+    assert added["info"] is None
+    assert in_hash["b"] is None
