@@ -333,3 +333,44 @@ def test_member_added_carries_what_the_presence_hash_carries(pusher_server, part
         return
     assert added["info"] is None
     assert in_hash["b"] is None
+
+
+# --- 9. channels hides #server-to-user-*, channel --info cache says when it is ignored ------------
+
+
+def test_channels_hides_server_to_user_channels_unless_all(pusher_server, party):
+    c, user = _name(), _name("u-")
+    js = party(c, [{"userId": user, "signin": {"id": user}}], hold=True)
+    js.wait_for(lambda x: x["type"] == "ready", "signed in and subscribed")
+    try:
+        shown = run_cli(pusher_server, "channels", "--json")
+        everything = run_cli(pusher_server, "channels", "--all", "--json")
+    finally:
+        assert release(js) == 0
+    assert shown.returncode == 0 and everything.returncode == 0, shown.stderr + everything.stderr
+    listed = set(json.loads(shown.stdout)["channels"])
+    listed_all = set(json.loads(everything.stdout)["channels"])
+    assert c in listed and not any(n.startswith("#") for n in listed)
+    assert listed <= listed_all
+    internal = f"#server-to-user-{user}"
+    if isinstance(pusher_server, EmbeddedServer):
+        assert internal not in listed_all  # pushcli serve does not list them at all
+    else:
+        assert internal in listed_all  # soketi lists the channel pusher-js subscribed to
+        assert "internal #server-to-user-* channel" in shown.stderr and "--all" in shown.stderr
+        assert "not shown" not in everything.stderr
+
+
+def test_channel_info_cache_says_when_the_server_answers_without_it(pusher_server):
+    c = _name("cache-")
+    pusher_server.pusher_client().trigger(c, "state", {"v": 1})
+    r = run_cli(pusher_server, "channel", c, "--info", "cache", "--json")
+    assert r.returncode == 0, r.stderr
+    answer = json.loads(r.stdout)
+    if isinstance(pusher_server, EmbeddedServer):
+        assert answer["cache"]["event"] == "state"
+        assert "without cache" not in r.stderr
+    else:
+        assert "cache" not in answer  # soketi ignores info=cache
+        [notice] = [line for line in r.stderr.splitlines() if "without cache" in line]
+        assert "ignores info=cache" in notice
