@@ -17,6 +17,18 @@ def parse_json_arg(text: str, what: str) -> Any:
         raise InputError(f"{what} is not valid JSON ({e})") from None
 
 
+#: ``user_info`` sent for a presence member when none is given. soketi leaves a member without
+#: ``user_info`` out of the presence hash, and pusher-js builds ``members`` from that hash, so a
+#: member must always carry an object. Laravel Echo's ``here()`` / ``joining()`` hand out only
+#: this object, hence the ``id`` in it; ``name`` is what member lists usually display.
+DEFAULT_USER_INFO_NAME = "pushcli"
+
+
+def default_user_info(user_id: str) -> dict[str, str]:
+    """The presence ``user_info`` when the caller gives none: ``{"id": ID, "name": "pushcli"}``."""
+    return {"id": user_id, "name": DEFAULT_USER_INFO_NAME}
+
+
 def channel_auth_response(
     settings: Settings,
     channel: str,
@@ -25,7 +37,10 @@ def channel_auth_response(
     user_id: str | None = None,
     user_info: str | None = None,
 ) -> dict[str, str]:
-    """``{auth}``, ``{auth, channel_data}`` or ``{auth, shared_secret}`` by channel kind."""
+    """``{auth}``, ``{auth, channel_data}`` or ``{auth, shared_secret}`` by channel kind.
+
+    Presence ``channel_data`` always carries ``user_info``: ``default_user_info`` without one.
+    """
     limits.check_channel(channel)
     limits.check_socket_id(socket_id)
     kind = limits.channel_kind(channel)
@@ -38,7 +53,10 @@ def channel_auth_response(
     if kind == "presence":
         if not user_id:
             raise InputError("presence channels need --user-id")
-        info = parse_json_arg(user_info, "--user-info") if user_info is not None else None
+        if user_info is None:
+            info: Any = default_user_info(user_id)
+        else:
+            info = parse_json_arg(user_info, "--user-info")
         channel_data = signing.presence_channel_data(user_id, info)
         if info is not None:
             size = len(json.dumps(info, separators=(",", ":")).encode())

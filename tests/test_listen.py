@@ -460,7 +460,8 @@ def test_reconnects_after_server_restart_and_resubscribes(restartable, request, 
     assert proc.finish() == 0, proc.stderr
     assert [x["event"] for x in proc.events()] == ["after-restart-1", "after-restart-2"]
     subs = [x for x in proc.lines if x["event"] == "pusher:subscription_succeeded"]
-    assert [s["members"] for s in subs] == [{"steady": None}, {"steady": None}]  # same user id
+    steady = {"steady": {"id": "steady", "name": "pushcli"}}  # the default user_info
+    assert [s["members"] for s in subs] == [steady, steady]  # same user id
     assert "4200" in proc.stderr  # both servers say goodbye with 4200 "Server closed"
 
 

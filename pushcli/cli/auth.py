@@ -29,7 +29,11 @@ def sign(
         str | None, typer.Option("--user-id", help="Presence: the user's id.")
     ] = None,
     user_info: Annotated[
-        str | None, typer.Option("--user-info", help="Presence: user info as JSON.")
+        str | None,
+        typer.Option(
+            "--user-info",
+            help='Presence: user info as JSON (default {"id": USER_ID, "name": "pushcli"}).',
+        ),
     ] = None,
 ) -> None:
     """Print the JSON an auth endpoint returns for a subscription.
@@ -133,7 +137,11 @@ def serve(
         ),
     ] = None,
     user_info: Annotated[
-        str | None, typer.Option("--user-info", help="Presence/signin user info JSON.")
+        str | None,
+        typer.Option(
+            "--user-info",
+            help='Presence/signin user info JSON (presence default {"id": ID, "name": "pushcli"}).',
+        ),
     ] = None,
     cors_origin: Annotated[
         list[str] | None,

@@ -18,6 +18,13 @@ def channels(
         str | None, typer.Option("--prefix", help="Only channels starting with this.")
     ] = None,
     info: InfoOpt = None,
+    show_all: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Also list servers' internal #server-to-user- channels (soketi lists them).",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """List occupied channels.
@@ -25,6 +32,7 @@ def channels(
     Example: pushcli channels --prefix presence- --info user_count
     """
     from pushcli import render
+    from pushcli.limits import SERVER_TO_USER_PREFIX
     from pushcli.publish import check_info
     from pushcli.rest import RestClient
 
@@ -35,10 +43,24 @@ def channels(
         raise InputError("--info user_count needs --prefix presence-")
     with RestClient(state(ctx).settings()) as client:
         answer = client.channels(prefix, info)
+    found = answer.get("channels") if isinstance(answer, dict) else None
+    found = found if isinstance(found, dict) else {}
+    hidden = 0
+    if not show_all and not (prefix or "").startswith("#"):
+        # soketi lists the channel pusher-js subscribes to after signin; it is no app channel.
+        kept = {n: a for n, a in found.items() if not n.startswith(SERVER_TO_USER_PREFIX)}
+        hidden = len(found) - len(kept)
+        if hidden:
+            found = kept
+            answer = {**answer, "channels": kept}
+    if hidden:
+        render.message(
+            f"pushcli: {hidden} internal {SERVER_TO_USER_PREFIX}* channel"
+            f"{'s' if hidden != 1 else ''} not shown (--all shows them)"
+        )
     if render.wants_json(json_out):
         render.print_json(answer)
         return
-    found = answer.get("channels", {}) if isinstance(answer, dict) else {}
     fields = info.split(",") if info else []
     render.table(
         ["channel", *fields],
@@ -69,6 +91,11 @@ def channel(
         raise InputError("--info user_count is only for presence- channels")
     with RestClient(state(ctx).settings()) as client:
         answer = client.channel(name, info)
+    if info and "cache" in info.split(",") and isinstance(answer, dict) and "cache" not in answer:
+        render.message(
+            f"pushcli: the server answered without cache: nothing is cached on {name}, "
+            "or the server ignores info=cache (soketi does)"
+        )
     if render.wants_json(json_out):
         render.print_json(answer)
         return

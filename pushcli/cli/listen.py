@@ -30,7 +30,12 @@ UserIdOpt = Annotated[
     ),
 ]
 UserInfoOpt = Annotated[
-    str | None, typer.Option("--user-info", metavar="JSON", help="Presence user info as JSON.")
+    str | None,
+    typer.Option(
+        "--user-info",
+        metavar="JSON",
+        help='Presence user info as JSON (default {"id": ID, "name": "pushcli"}).',
+    ),
 ]
 RetriesOpt = Annotated[
     int,

@@ -316,9 +316,11 @@ class Session:
         except ValueError:
             user = None
         user_id = user.get("id") if isinstance(user, dict) else None
+        if isinstance(user_id, int) and not isinstance(user_id, bool):
+            user_id = str(user_id)  # as soketi does (and as for presence user_id): {"id": 42}
         if not isinstance(user_id, str) or not user_id:
             return self.terminate(
-                UNAUTHORIZED, 'user_data must be JSON with a non-empty string "id"'
+                UNAUTHORIZED, 'user_data must be JSON with a non-empty "id" (a string or number)'
             )
         self.state.sign_in(self, user_id)
         self._internal("pusher:signin_success", {"user_data": user_data})

@@ -126,9 +126,9 @@ class AppState:
             known.sockets.add(client.socket_id)
             return
         ch.members[user_id] = Member(info, {client.socket_id})
-        added = (
-            {"user_id": user_id, "user_info": info} if info is not None else {"user_id": user_id}
-        )
+        # Exactly what presence_snapshot's hash carries for this member (null without user_info),
+        # so a client that was there and one that joins later agree on the member.
+        added = {"user_id": user_id, "user_info": info}
         self.publish(
             name,
             wire.internal("pusher_internal:member_added", added, name),
