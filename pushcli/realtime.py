@@ -28,6 +28,14 @@ from pushcli.profiles import Settings
 PROTOCOL = 7
 PONG_TIMEOUT = 30.0
 MAX_ACTIVITY_TIMEOUT = 120.0
+#: seconds from opening a connection to the server's ``pusher:connection_established``; an
+#: attempt that takes longer has failed (pusher-js gives up after about 15 s too)
+CONNECT_TIMEOUT = 15.0
+#: a connection the server closes sooner than this after ``connection_established`` counts as
+#: a failed attempt: it is backed off and counts toward ``retries`` even when the close code
+#: says "reconnect at once" (a server that closes every subscriber with 4200 is not a reason to
+#: reconnect thousands of times a second)
+STABLE_AFTER = 5.0
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 30.0
 CloseAction = Literal["fatal", "backoff", "now", "tls"]
@@ -180,16 +188,21 @@ class Listener:
     settings: Settings
     channels: list[str]
     authorizer: Authorizer | None = None
-    #: connect attempts in a row that may fail before giving up (exit 6)
+    #: connect attempts in a row that may fail before giving up (exit 6); an attempt fails when
+    #: it does not reach ``connection_established`` within ``connect_timeout``, or when the
+    #: connection ends within ``stable_after`` seconds of it
     retries: int = 5
     #: ``socket_id → {auth, user_data}`` for ``pusher:signin``, or None
     signin: Callable[[str], Awaitable[dict[str, str]]] | None = None
-    open_timeout: float = 10.0
+    connect_timeout: float = CONNECT_TIMEOUT
+    stable_after: float = STABLE_AFTER
     pong_timeout: float = PONG_TIMEOUT
     rng: random.Random = field(default_factory=random.Random)
 
     socket_id: str | None = field(default=None, init=False)
     reconnects: int = field(default=0, init=False)
+    #: why the last connection attempt failed or the last connection ended, or None
+    last_failure: str | None = field(default=None, init=False)
     members: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
     subscribed: set[str] = field(default_factory=set, init=False)
     _ever: set[str] = field(default_factory=set, init=False)
@@ -218,8 +231,8 @@ class Listener:
 
     async def items(self) -> AsyncGenerator[Item, None]:
         """Connect, subscribe and yield until the consumer stops or a fatal error is raised."""
-        failures = 0  # connect attempts in a row that did not reach connection_established
-        backoffs = 0  # backoff steps since the last fully subscribed session
+        loop = asyncio.get_running_loop()
+        failures = 0  # attempts in a row that failed (see ``retries``)
         delay, reason = 0.0, ""
         try:
             while True:
@@ -227,56 +240,66 @@ class Listener:
                     yield Status(time.time(), "reconnecting", reason, delay=delay)
                     await asyncio.sleep(delay)
                 yield Status(time.time(), "connecting", self.server)
+                deadline = loop.time() + self.connect_timeout
                 try:
                     self._ws = await connect(
                         self.url,
                         ping_interval=None,  # the Pusher protocol has its own ping
-                        open_timeout=self.open_timeout,
+                        open_timeout=self.connect_timeout,
                         close_timeout=2,
                         max_size=2**22,
                         user_agent_header=f"pushcli/{__version__}",
                     )
                 except (OSError, TimeoutError, InvalidHandshake) as e:
                     failures += 1
-                    reason = describe_connect_error(e)
-                    if failures >= self.retries:
-                        raise UnavailableError(
-                            f"cannot connect to {self.server}: {reason} "
-                            f"({failures} attempt{'s' if failures != 1 else ''})"
-                        ) from None
+                    reason = self.last_failure = describe_connect_error(e)
+                    if (error := self._given_up(failures, established=False)) is not None:
+                        raise error from None
                     delay = backoff_delay(failures - 1, self.rng)
                     continue
-                established = False
+                established: float | None = None  # loop time of connection_established
                 action: CloseAction = "backoff"
                 try:
-                    async with contextlib.aclosing(self._session()) as session:
+                    async with contextlib.aclosing(self._session(deadline)) as session:
                         async for item in session:
                             if isinstance(item, Status) and item.state == "connected":
-                                established, failures = True, 0
-                            if isinstance(item, Subscribed) and self.subscribed >= set(
-                                self.channels
-                            ):
-                                backoffs = 0
+                                established = loop.time()
                             yield item
                 except _Lost as lost:
                     reason, action = lost.reason, lost.action
                     await self._drop()
+                self.last_failure = reason
                 self._raise_if_fatal(action, reason)
-                if not established:
-                    failures += 1
-                    if failures >= self.retries:
-                        raise UnavailableError(
-                            f"cannot connect to {self.server}: {reason} ({failures} attempts)"
-                        )
-                else:
+                if established is not None:
                     self.reconnects += 1
-                if action == "now" and established:
-                    delay = 0.0
+                if established is not None and loop.time() - established >= self.stable_after:
+                    failures = 0  # a connection that lasted: start over
+                    delay = 0.0 if action == "now" else backoff_delay(0, self.rng)
+                    continue
+                failures += 1
+                error = self._given_up(failures, established=established is not None)
+                if error is not None:
+                    raise error
+                if action == "now" and established is not None and failures == 1:
+                    delay = 0.0  # as the close code asks, but only once in a row
                 else:
-                    delay = backoff_delay(backoffs, self.rng)
-                    backoffs += 1
+                    delay = backoff_delay(failures - 1, self.rng)
         finally:
             await self.close()
+
+    def _given_up(self, failures: int, *, established: bool) -> UnavailableError | None:
+        """The error to end with once ``failures`` attempts in a row failed, else None."""
+        if failures < self.retries:
+            return None
+        attempts = f"{failures} attempt{'s' if failures != 1 else ''}"
+        if established:
+            return UnavailableError(
+                f"{self.server} keeps closing the connection: {self.last_failure} "
+                f"({attempts} in a row ended within {self.stable_after:g}s)"
+            )
+        return UnavailableError(
+            f"cannot connect to {self.server}: {self.last_failure} ({attempts})"
+        )
 
     async def close(self) -> None:
         """Unsubscribe every channel and close the socket (bounded to a few seconds)."""
@@ -295,8 +318,9 @@ class Listener:
 
     # --- one connection ----------------------------------------------------------------------
 
-    async def _session(self) -> AsyncGenerator[Item, None]:
-        """Yield the items of one connection; raise _Lost when it ends."""
+    async def _session(self, deadline: float) -> AsyncGenerator[Item, None]:
+        """Yield the items of one connection; raise _Lost when it ends, or when
+        ``connection_established`` has not arrived by ``deadline`` (loop time)."""
         assert self._ws is not None
         ws = self._ws
         self.subscribed.clear()
@@ -307,10 +331,20 @@ class Listener:
         # Silence is watched by a task of its own rather than a timeout around every recv():
         # a timer per frame was the largest single cost of a busy channel.
         watchdog = loop.create_task(self._keepalive(ws))
+        established = False
         try:
             while True:
                 try:
-                    raw = await ws.recv()
+                    if established:
+                        raw = await ws.recv()
+                    else:  # a server that accepts the socket and says nothing
+                        async with asyncio.timeout_at(deadline):
+                            raw = await ws.recv()
+                except TimeoutError:
+                    raise _Lost(
+                        f"no pusher:connection_established within {self.connect_timeout:g}s",
+                        "backoff",
+                    ) from None
                 except ConnectionClosed as e:
                     if self._silent is not None:  # closed by _keepalive
                         raise _Lost(self._silent, "now") from None
@@ -319,6 +353,7 @@ class Listener:
                 for item in self._handle(raw):
                     yield item
                     if isinstance(item, Status) and item.state == "connected":
+                        established = True
                         # the server's activity_timeout applies from here
                         watchdog.cancel()
                         watchdog = loop.create_task(self._keepalive(ws))

@@ -15,7 +15,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pushcli.errors import NotArrivedError, RejectedError, UnavailableError
+from pushcli.errors import NotArrivedError, PushcliError, RejectedError, UnavailableError
 
 if TYPE_CHECKING:
     from pushcli.realtime import Event, Item, Listener
@@ -148,8 +148,15 @@ def _write_ready(path: Path, socket_id: str | None) -> None:
 class Progress:
     counted: int = 0
     shown: int = 0
+    #: every channel was subscribed (at once) at least once
     ready: bool = False
     started: float = field(default_factory=time.monotonic)
+    #: a connection reached ``pusher:connection_established``
+    connected: bool = False
+    #: channels ever subscribed
+    subscribed: set[str] = field(default_factory=set)
+    #: the server's last error on the current connection before ``ready``, as shown
+    problem: str | None = None
 
 
 async def _consume(listener: Listener, sink: Sink, opts: Options, progress: Progress) -> None:
@@ -187,14 +194,20 @@ def _note(
     wanted: set[str],
 ) -> None:
     """Status lines, and the ready file once every channel is subscribed."""
-    from pushcli.realtime import Problem, Subscribed
+    from pushcli.realtime import Problem, Status, Subscribed
 
     text = status_text(item)
     if text is not None:
         if isinstance(item, Problem):
             sink.problem(text)
+            if not progress.ready:
+                progress.problem = text
         else:
             sink.status(text, item)
+    if isinstance(item, Status) and item.state == "connected":
+        progress.connected, progress.problem = True, None
+    if isinstance(item, Subscribed):
+        progress.subscribed.add(item.channel)
     if not progress.ready and isinstance(item, Subscribed) and listener.subscribed >= wanted:
         progress.ready = True
         if opts.ready_file is not None:
@@ -202,7 +215,12 @@ def _note(
 
 
 async def run(listener: Listener, sink: Sink, opts: Options) -> None:
-    """Listen until --count/--until is satisfied, --timeout passes, or the task is cancelled."""
+    """Listen until --count/--until is satisfied, --timeout passes, or the task is cancelled.
+
+    A --timeout that passes before every channel was subscribed is not "nothing arrived": it
+    raises :class:`UnavailableError` (never connected, or the server did not answer), or
+    :class:`RejectedError` when the server answered the subscription with an error.
+    """
     if opts.ready_file is not None:
         opts.ready_file.unlink(missing_ok=True)
     progress = Progress()
@@ -210,9 +228,27 @@ async def run(listener: Listener, sink: Sink, opts: Options) -> None:
         async with asyncio.timeout(opts.timeout):
             await _consume(listener, sink, opts, progress)
     except TimeoutError:
+        if not progress.ready:
+            raise _not_ready(listener, opts, progress) from None
         raise NotArrivedError(_timeout_message(opts, progress)) from None
     finally:
         sink.status("closed")
+
+
+def _not_ready(listener: Listener, opts: Options, progress: Progress) -> PushcliError:
+    within = f"within {opts.timeout:g}s"
+    if not progress.connected:
+        why = listener.last_failure or "no pusher:connection_established yet"
+        return UnavailableError(f"not connected to {listener.server} {within}: {why}")
+    missing = ", ".join(c for c in listener.channels if c not in progress.subscribed)
+    if not missing:  # each was subscribed, but never all of them at once
+        missing = ", ".join(listener.channels)
+    head = f"not subscribed to {missing} {within}"
+    if progress.problem is not None:
+        return RejectedError(f"{head}: {progress.problem}")
+    if listener.last_failure is not None:
+        return UnavailableError(f"{head}: {listener.last_failure}")
+    return UnavailableError(f"{head}: the server did not confirm the subscription")
 
 
 def _timeout_message(opts: Options, progress: Progress) -> str:
@@ -220,8 +256,6 @@ def _timeout_message(opts: Options, progress: Progress) -> str:
         head = f"timed out after {opts.timeout:g}s"
     else:
         head = f"listened for {opts.timeout:g}s"
-    if not progress.ready:
-        head += " (never subscribed to every channel)"
     n = progress.counted
     if opts.count is not None:
         return f"{head}: {n} of {opts.count} event{'s' if opts.count != 1 else ''} arrived"

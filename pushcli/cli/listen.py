@@ -40,7 +40,20 @@ UserInfoOpt = Annotated[
 RetriesOpt = Annotated[
     int,
     typer.Option(
-        "--retries", min=1, help="Connection attempts in a row before giving up (exit 6)."
+        "--retries",
+        min=1,
+        help="Connection attempts in a row before giving up (exit 6); a connection the server "
+        "closes within 5 s counts as a failed attempt.",
+    ),
+]
+ConnectTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--connect-timeout",
+        min=0.001,
+        metavar="SECONDS",
+        help="Seconds each connection attempt may take until the server's "
+        "pusher:connection_established (as pusher-js).",
     ),
 ]
 SigninOpt = Annotated[
@@ -103,7 +116,8 @@ def listen(
             "--timeout",
             min=0.001,
             metavar="SECONDS",
-            help="Give up after this long: exit 8 when --count/--until were not met.",
+            help="Give up after this long: exit 8 when --count/--until were not met, 6 (or 5 "
+            "when refused) when not every channel was subscribed by then.",
         ),
     ] = None,
     ready_file: Annotated[
@@ -117,6 +131,7 @@ def listen(
     user_id: UserIdOpt = None,
     user_info: UserInfoOpt = None,
     retries: RetriesOpt = 5,
+    connect_timeout: ConnectTimeoutOpt = 15.0,
     signin: SigninOpt = None,
     serve: Annotated[
         bool,
@@ -166,6 +181,7 @@ def listen(
         channels,
         authorizer,
         retries=retries,
+        connect_timeout=connect_timeout,
         signin=authorize.signer(settings, uid) if _signs_in(signin, auth_endpoint) else None,
     )
     opts = tail.Options(
@@ -217,6 +233,7 @@ def client_event(
     user_id: UserIdOpt = None,
     user_info: UserInfoOpt = None,
     retries: RetriesOpt = 3,
+    connect_timeout: ConnectTimeoutOpt = 15.0,
     signin: SigninOpt = None,
 ) -> None:
     """Send a client event from a connection of pushcli's own (like a browser would).
@@ -261,6 +278,7 @@ def client_event(
         [channel],
         authorizer,
         retries=retries,
+        connect_timeout=connect_timeout,
         signin=authorize.signer(settings, uid) if _signs_in(signin, auth_endpoint) else None,
     )
     sink = liveview.NdjsonSink()
