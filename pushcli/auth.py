@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pushcli import crypto, limits, signing
+from pushcli import crypto, events, limits, signing
 from pushcli.errors import InputError
 from pushcli.profiles import Settings
 
 
 def parse_json_arg(text: str, what: str) -> Any:
     try:
-        return json.loads(text)
+        return events.loads(text)  # NaN, Infinity and too-deep nesting are refused too
     except ValueError as e:
         raise InputError(f"{what} is not valid JSON ({e})") from None
 

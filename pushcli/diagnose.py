@@ -37,16 +37,16 @@ def _json_variants(text: str) -> list[tuple[str, str]]:
     """The same JSON serialised the ways libraries commonly do it."""
     try:
         value = json.loads(text)
-    except ValueError:
+        variants = [
+            ("compact", json.dumps(value, separators=(",", ":"), ensure_ascii=False)),
+            ("with spaces (Python's default)", json.dumps(value)),
+            ("with spaces, unicode kept", json.dumps(value, ensure_ascii=False)),
+            ("compact, keys sorted", json.dumps(value, separators=(",", ":"), sort_keys=True)),
+            ("with spaces, keys sorted", json.dumps(value, sort_keys=True)),
+            ("compact, unicode escaped", json.dumps(value, separators=(",", ":"))),
+        ]
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to re-serialise
         return []
-    variants = [
-        ("compact", json.dumps(value, separators=(",", ":"), ensure_ascii=False)),
-        ("with spaces (Python's default)", json.dumps(value)),
-        ("with spaces, unicode kept", json.dumps(value, ensure_ascii=False)),
-        ("compact, keys sorted", json.dumps(value, separators=(",", ":"), sort_keys=True)),
-        ("with spaces, keys sorted", json.dumps(value, sort_keys=True)),
-        ("compact, unicode escaped", json.dumps(value, separators=(",", ":"))),
-    ]
     return [(label, v) for label, v in variants if v != text]
 
 

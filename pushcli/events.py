@@ -39,14 +39,43 @@ class BatchParse:
     errors: list[str] = field(default_factory=list)
 
 
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
+class JSONInputError(ValueError):
+    """Text that parses as Python's JSON but is not JSON another party accepts."""
+
+    def __init__(self, msg: str) -> None:
+        super().__init__(msg)
+        self.msg = msg
+
+
+def _no_constant(name: str) -> Any:
+    raise JSONInputError(f"{name} is not JSON; use null or a string")
+
+
+def loads(text: str) -> Any:
+    """``json.loads`` for what pushcli sends: ``NaN``/``Infinity`` refused (JSON has no such
+    values and JavaScript's JSON.parse rejects them), nesting too deep for the parser refused.
+
+    Raises ``ValueError`` (``json.JSONDecodeError`` or :class:`JSONInputError`), with ``msg``.
+    """
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise JSONInputError("nested too deeply") from None
 
 
 def wire_data(value: Any) -> str:
     """Objects are JSON-encoded once; strings go as they are."""
     if isinstance(value, str):
         return value
-    return _encode(value)
+    try:
+        return _encode(value)
+    except RecursionError:
+        raise InputError("data is nested too deeply") from None
+    except ValueError as e:  # NaN or an infinite float (1e999 parses as one): not JSON
+        raise InputError(f"data is not JSON: {e}") from None
 
 
 def data_from_text(text: str, *, raw: bool = False) -> str:
@@ -60,7 +89,7 @@ def data_from_text(text: str, *, raw: bool = False) -> str:
     if not stripped:
         return text
     try:
-        json.loads(stripped)
+        loads(stripped)
     except ValueError as e:
         if stripped[0] in '{["':
             raise InputError(
@@ -84,7 +113,7 @@ def parse_batch_text(text: str) -> tuple[list[Any], str]:
     if not stripped:
         raise InputError("no events in input")
     try:
-        doc = json.loads(stripped)
+        doc = loads(stripped)
     except ValueError as e:
         if stripped[0] == "[":
             raise InputError(f"invalid JSON: {e}") from None
@@ -97,7 +126,7 @@ def parse_batch_text(text: str) -> tuple[list[Any], str]:
     numbered = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     try:
         # Fast path: every line is JSON, so the lines joined are one JSON array.
-        values = json.loads("[" + ",".join(line for _, line in numbered) + "]")
+        values = loads("[" + ",".join(line for _, line in numbered) + "]")
     except ValueError:
         pass
     else:
@@ -109,8 +138,8 @@ def parse_batch_text(text: str) -> tuple[list[Any], str]:
         if not line.strip():
             continue
         try:
-            items.append((n, json.loads(line)))
-        except json.JSONDecodeError as e:
+            items.append((n, loads(line)))
+        except (json.JSONDecodeError, JSONInputError) as e:
             errors.append(f"line {n}: invalid JSON ({e.msg})")
     if errors:
         raise InputError(_join_errors(errors))

@@ -6,8 +6,13 @@ import re
 
 from pushcli.errors import InputError
 
-CHANNEL_NAME_RE = re.compile(r"^[-a-zA-Z0-9_=@,.;]+$")
-SOCKET_ID_RE = re.compile(r"^\d+\.\d+$")
+# Anchored with \A and \Z (as the official libraries do), not ^ and $: ``$`` also matches
+# before a trailing newline, so "orders\n" would pass. Check with ``fullmatch``.
+CHANNEL_NAME_RE = re.compile(r"\A[-a-zA-Z0-9_=@,.;]+\Z")
+SOCKET_ID_RE = re.compile(r"\A[0-9]+\.[0-9]+\Z")
+#: What an event name never contains: control characters (a newline from a line-based
+#: pipeline, a tab, NUL) and lone surrogates (an argument or JSON escape that is not UTF-8).
+EVENT_NAME_BAD_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 MAX_CHANNEL_NAME = 200
 MAX_EVENT_NAME = 200
 MAX_CHANNELS_PER_TRIGGER = 100
@@ -42,7 +47,7 @@ def is_cache(channel: str) -> bool:
 def check_channel(channel: str, *, allow_server_to_user: bool = False) -> str:
     if allow_server_to_user and channel.startswith(SERVER_TO_USER_PREFIX):
         rest = channel[len(SERVER_TO_USER_PREFIX) :]
-        if rest and CHANNEL_NAME_RE.match(rest) and len(channel) <= MAX_CHANNEL_NAME:
+        if rest and CHANNEL_NAME_RE.fullmatch(rest) and len(channel) <= MAX_CHANNEL_NAME:
             return channel
     if not channel:
         raise InputError("empty channel name")
@@ -50,7 +55,7 @@ def check_channel(channel: str, *, allow_server_to_user: bool = False) -> str:
         raise InputError(
             f"channel name too long ({len(channel)} > {MAX_CHANNEL_NAME}): {channel[:40]}…"
         )
-    if not CHANNEL_NAME_RE.match(channel):
+    if not CHANNEL_NAME_RE.fullmatch(channel):
         raise InputError(
             f"invalid channel name {channel!r}: only letters, digits and -_=@,.; are allowed"
         )
@@ -80,20 +85,35 @@ def check_event_name(name: str) -> str:
         raise InputError("empty event name")
     if len(name) > MAX_EVENT_NAME:
         raise InputError(f"event name too long ({len(name)} > {MAX_EVENT_NAME} characters)")
+    if not valid_event_name_chars(name):
+        raise InputError(
+            f"invalid event name {name!r}: control characters (such as a newline) are not allowed"
+        )
     return name
 
 
+def valid_event_name_chars(name: str) -> bool:
+    return EVENT_NAME_BAD_RE.search(name) is None
+
+
 def check_socket_id(socket_id: str) -> str:
-    if not SOCKET_ID_RE.match(socket_id):
+    if not SOCKET_ID_RE.fullmatch(socket_id):
         raise InputError(f"invalid socket id {socket_id!r}: expected digits.digits, e.g. 1234.5678")
     return socket_id
 
 
 def check_data_size(data: str, max_bytes: int) -> int:
-    # A str's UTF-8 size is at most 4 bytes per character; only encode when it could be over.
-    if len(data) * 4 <= max_bytes:
-        return len(data) if data.isascii() else len(data.encode())
-    size = len(data.encode())
+    # ASCII text is its own UTF-8; anything else is encoded, which also refuses lone
+    # surrogates (a JSON escape such as "\udcff" decodes to one) before anything is sent.
+    if data.isascii():
+        size = len(data)
+    else:
+        try:
+            size = len(data.encode())
+        except UnicodeEncodeError as e:
+            raise InputError(
+                f"data is not valid UTF-8 (lone surrogate {data[e.start]!r} at character {e.start})"
+            ) from None
     if size > max_bytes:
         raise InputError(f"data too large ({size} bytes > {max_bytes} bytes)")
     return size

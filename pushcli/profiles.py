@@ -41,8 +41,8 @@ LOCAL_DEFAULT = {
     "port": "6001",
     "scheme": "http",
 }
-CLUSTER_RE = re.compile(r"^[a-z0-9-]+$")
-PROFILE_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+CLUSTER_RE = re.compile(r"\A[a-z0-9-]+\Z")
+PROFILE_NAME_RE = re.compile(r"\A[A-Za-z0-9_.-]+\Z")
 _warned_paths: set[str] = set()
 
 
@@ -64,12 +64,15 @@ def config_path(
 
 
 def mask(value: str | None) -> str:
-    """First 4 and last 4 characters; short values are fully masked."""
+    """The last 4 characters only (enough to tell secrets apart); short values fully masked.
+
+    First 4 + last 4 of a 20-character Pusher secret would leave only 12 unknown hex digits.
+    """
     if not value:
         return ""
     if len(value) <= 12:
         return "*" * len(value)
-    return f"{value[:4]}…{value[-4:]}"
+    return f"…{value[-4:]}"
 
 
 # --- the config file -------------------------------------------------------------------------
@@ -108,23 +111,55 @@ def _warn_if_readable(path: Path) -> None:
 
 
 def save_config(path: Path, doc: dict[str, Any]) -> None:
-    """Write atomically (temp file + rename), file 0600, directory 0700."""
+    """Write atomically (temp file + rename), file 0600, directory 0700.
+
+    A config path that is a symlink stays one: the link's target is written (the temp file
+    goes next to the target, so the rename replaces the target, not the link). pushcli's own
+    config directory is tightened to 0700 if others can enter it. An OS error (a directory
+    without write permission, a path under a file) is a ConfigError, not a traceback.
+    """
     import tomli_w
 
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     text = tomli_w.dumps(doc)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    target = Path(os.path.realpath(path))  # the file a symlink (chain) points to, or path
+    where = f"{path} (a link to {target})" if path.is_symlink() else str(path)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _tighten_own_dir(path.parent)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    except OSError as e:
+        raise ConfigError(f"cannot write config {where}: {e.strerror or e}") from None
+
+
+def _tighten_own_dir(directory: Path) -> None:
+    """pushcli's own config directory (not one chosen with --config) is kept 0700."""
+    try:
+        own = directory.resolve() == default_config_path().parent.resolve()
+        st = directory.stat()
+    except OSError:
+        return
+    mode = stat.S_IMODE(st.st_mode)
+    if not own or not mode & 0o077 or st.st_uid != os.geteuid():
+        return
+    try:
+        os.chmod(directory, 0o700)
+    except OSError:
+        return  # e.g. a read-only file system: writing the 0600 file is still right
+    print(
+        f"pushcli: {directory} was mode {mode:o}, open to other users; tightened it to 700",
+        file=sys.stderr,
+    )
 
 
 def parse_pusher_url(url: str) -> dict[str, str]:
@@ -320,7 +355,7 @@ def resolve(
     settings.encryption_master_key = values.get("encryption_master_key")
     settings.host = values.get("host")
     settings.cluster = values.get("cluster")
-    if settings.cluster and not CLUSTER_RE.match(settings.cluster):
+    if settings.cluster and not CLUSTER_RE.fullmatch(settings.cluster):
         raise ConfigError(f"invalid cluster {settings.cluster!r} (e.g. mt1, eu, ap2)")
     if "port" in values:
         try:
@@ -346,7 +381,7 @@ def _is_loopback(host: str) -> bool:
 
 
 def check_profile_name(name: str) -> str:
-    if not PROFILE_NAME_RE.match(name):
+    if not PROFILE_NAME_RE.fullmatch(name):
         raise ConfigError(f"invalid profile name {name!r}: use letters, digits, '_', '.', '-'")
     return name
 
@@ -364,7 +399,7 @@ def validate_profile(values: dict[str, str]) -> dict[str, Any]:
     if values.get("cluster") and values.get("host"):
         raise ConfigError("give either --cluster or --host, not both")
     if values.get("cluster"):
-        if not CLUSTER_RE.match(values["cluster"]):
+        if not CLUSTER_RE.fullmatch(values["cluster"]):
             raise ConfigError(f"invalid cluster {values['cluster']!r} (e.g. mt1, eu, ap2)")
         out["cluster"] = values["cluster"]
     elif values.get("host"):

@@ -244,7 +244,7 @@ def test_config_add_secret_from_stdin_list_show_use_remove(_isolated_config: Pat
     r = run("config", "show", "--json")
     shown = json.loads(r.stdout)
     assert shown["profile"] == "prod"
-    assert shown["settings"]["secret"] == {"value": "s3cr…hown", "source": "profile prod"}
+    assert shown["settings"]["secret"] == {"value": "…hown", "source": "profile prod"}
     assert shown["rest"] == "https://api-eu.pusher.com"
     assert SECRET not in r.stdout
 

@@ -181,7 +181,7 @@ def test_invalid_profiles_are_refused(tmp_path: Path, values: dict) -> None:
 
 
 def test_mask() -> None:
-    assert profiles.mask("abcdefghijklmnop") == "abcd…mnop"
+    assert profiles.mask("abcdefghijklmnop") == "…mnop"  # the last 4 only
     assert profiles.mask("short") == "*****"
     assert profiles.mask(None) == ""
 

@@ -104,6 +104,20 @@ class PushcliGroup(TyperGroup):
         finally:
             self._listing = False
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        argv = args[0] if args else kwargs.get("args")
+        bad = _first_not_utf8(sys.argv[1:] if argv is None else argv)
+        if bad is not None:
+            from pushcli.render import error_line
+
+            n, text = bad
+            error_line(
+                f"argument {n} ({text[:40]!r}) is not valid UTF-8 "
+                "(for a file of such a name, give '-' and < FILE)"
+            )
+            sys.exit(int(ExitCode.USAGE))
+        return super().main(*args, **kwargs)
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
@@ -120,6 +134,21 @@ class PushcliGroup(TyperGroup):
         except Exception as e:  # noqa: BLE001 - the last resort, one line unless --debug
             _report(ctx, f"unexpected error: {e.__class__.__name__}: {e}", None, e)
             raise typer.Exit(int(ExitCode.UNEXPECTED)) from None
+
+
+def _first_not_utf8(argv: Any) -> tuple[int, str] | None:
+    """(position, text) of the first argument with bytes that are not UTF-8.
+
+    Python decodes such bytes to lone surrogates (surrogateescape); they would reach the wire
+    or a message only to fail there with an encoding traceback.
+    """
+    for n, arg in enumerate(argv, 1):
+        if isinstance(arg, str) and not arg.isascii():
+            try:
+                arg.encode()
+            except UnicodeEncodeError:
+                return n, arg
+    return None
 
 
 def _report(ctx: typer.Context, message: str, hint: str | None, exc: BaseException) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pushcli.cli.options import JsonOpt, complete_profiles, state
+from pushcli.cli.options import JsonOpt, complete_profiles, read_stdin, state
 
 app = typer.Typer(
     help="Manage credential profiles (TOML config file, written 0600).",
@@ -64,7 +64,7 @@ def add(
 
     values: dict[str, str] = {}
     lines = (
-        iter(sys.stdin.read().splitlines())
+        iter(read_stdin(ConfigError).splitlines())
         if (secret_stdin or url_stdin or master_key_stdin)
         else iter(())
     )
@@ -83,7 +83,7 @@ def add(
             values["secret"] = next(lines, "").strip()
         elif os.environ.get("PUSHER_APP_SECRET"):
             values["secret"] = os.environ["PUSHER_APP_SECRET"]
-        elif sys.stdin.isatty():
+        elif sys.stdin is not None and sys.stdin.isatty():
             import getpass
 
             values["secret"] = getpass.getpass("App secret (hidden): ").strip()

@@ -241,9 +241,8 @@ def client_event(
     Example: pushcli client-event private-chat client-typing '{"user": "ada"}'
     """
     import asyncio
-    import json
 
-    from pushcli import authorize, limits, liveview, tail
+    from pushcli import authorize, events, limits, liveview, tail
     from pushcli.realtime import Listener
 
     stop_on_sigterm()
@@ -260,7 +259,9 @@ def client_event(
         raise InputError(f"client event names must start with client- (got {event!r})")
     text = read_data(data)
     try:
-        value = json.loads(text)
+        value = events.loads(text)
+    except events.JSONInputError as e:  # NaN or too deep: looks like JSON, is not
+        raise InputError(f"DATA is not valid JSON ({e})") from None
     except ValueError:
         value = text
     settings = state(ctx).settings().require("key", "location")

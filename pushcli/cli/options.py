@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pushcli.errors import InputError
+from pushcli.errors import InputError, PushcliError
 
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print JSON (the default when stdout is not a terminal).")
@@ -29,12 +29,42 @@ def state(ctx: typer.Context) -> Any:
     return ctx.find_root().obj
 
 
+def read_stdin(error: type[PushcliError] = InputError) -> str:
+    """All of stdin as text. A closed stdin (``<&-``), one that cannot be read or is not UTF-8
+    is an ``error`` (bad input unless the caller says otherwise), never a traceback."""
+    if sys.stdin is None:  # file descriptor 0 was closed when Python started
+        raise error("stdin is closed: nothing to read (give the input with < FILE or a pipe)")
+    try:
+        text = sys.stdin.read()
+        if not text.isascii():
+            text.encode()  # under a C locale Python reads bytes that are not UTF-8 as surrogates
+    except UnicodeError:
+        raise error("stdin is not UTF-8 text") from None
+    except OSError as e:
+        raise error(f"cannot read stdin: {e.strerror}") from None
+    return text
+
+
+def read_stdin_bytes() -> bytes:
+    if sys.stdin is None:
+        raise InputError("stdin is closed: nothing to read (give the input with < FILE or a pipe)")
+    try:
+        return sys.stdin.buffer.read()
+    except OSError as e:
+        raise InputError(f"cannot read stdin: {e.strerror}") from None
+
+
 def read_data(arg: str | None) -> str:
     """DATA argument: absent means ``{}``, ``-`` reads stdin, ``@path`` reads a file."""
     if arg is None:
         return "{}"
     if arg == "-":
-        return sys.stdin.read()
+        text = read_stdin()
+        if not text:
+            raise InputError(
+                "no DATA on stdin (it is empty); give DATA, or '{}' for an empty object"
+            )
+        return text
     if arg.startswith("@"):
         return read_file(arg[1:])
     return arg
@@ -42,7 +72,7 @@ def read_data(arg: str | None) -> str:
 
 def read_file(path: str) -> str:
     if path == "-":
-        return sys.stdin.read()
+        return read_stdin()
     try:
         return Path(path).expanduser().read_text(encoding="utf-8")
     except OSError as e:

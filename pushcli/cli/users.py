@@ -71,7 +71,7 @@ def _check_user_id(user_id: str) -> None:
     from pushcli import limits
     from pushcli.errors import InputError
 
-    if not user_id or not limits.CHANNEL_NAME_RE.match(user_id):
+    if not user_id or not limits.CHANNEL_NAME_RE.fullmatch(user_id):
         raise InputError(
             f"invalid user id {user_id!r}: only letters, digits and -_=@,.; are allowed"
         )

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pushcli.cli.options import JsonOpt, state
+from pushcli.cli.options import JsonOpt, read_stdin_bytes, state
 
 app = typer.Typer(
     help="Verify, receive and send Pusher webhooks.",
@@ -31,13 +31,11 @@ def verify(
 
     Example: pushcli webhook verify --body body.json --signature 4f2a… --key app-key
     """
-    import sys
-
     from pushcli import diagnose, render
     from pushcli.errors import RejectedError
 
     settings = state(ctx).settings().require("key", "secret")
-    raw = sys.stdin.buffer.read() if body == "-" else _read_bytes(body)
+    raw = read_stdin_bytes() if body == "-" else _read_bytes(body)
     verdict = diagnose.verify_webhook(settings.secret, settings.key, raw, signature, key)
     if render.wants_json(json_out):
         out = verdict.as_dict()

@@ -21,7 +21,7 @@ from pushcli import limits as client_limits
 from pushcli.errors import ConfigError
 
 SECRET_ENV_PREFIX = "PUSHCLI_SERVE_SECRET_"  # noqa: S105 - a variable name, not a secret
-KEY_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+KEY_RE = re.compile(r"\A[A-Za-z0-9_.\-]+\Z")
 
 
 @dataclass(frozen=True)
@@ -86,11 +86,11 @@ class AppRegistry:
 
 
 def check_app(app_id: str, key: str, secret: str | None, origin: str) -> App:
-    if not app_id or not KEY_RE.match(app_id):
+    if not app_id or not KEY_RE.fullmatch(app_id):
         raise ConfigError(
             f"invalid app id {app_id!r} ({origin}): use letters, digits, '_', '.', '-'"
         )
-    if not key or not KEY_RE.match(key):
+    if not key or not KEY_RE.fullmatch(key):
         raise ConfigError(f"invalid app key {key!r} ({origin}): use letters, digits, '_', '.', '-'")
     if not secret:
         raise ConfigError(f"no secret for app {app_id} ({origin})")

@@ -17,7 +17,13 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from pushcli import signing
-from pushcli.limits import CHANNEL_NAME_RE, SOCKET_ID_RE, channel_kind, is_cache
+from pushcli.limits import (
+    CHANNEL_NAME_RE,
+    SOCKET_ID_RE,
+    channel_kind,
+    is_cache,
+    valid_event_name_chars,
+)
 from pushcli.server import wire
 from pushcli.server.apps import App, AppRegistry, Limits
 from pushcli.server.state import SERVER_TO_USER_PREFIX, AppState
@@ -156,6 +162,8 @@ class Api:
             raise HttpError(400, f"{where}missing event name")
         if len(name) > lim.max_event_name:
             raise HttpError(400, f"{where}event name longer than {lim.max_event_name} characters")
+        if not valid_event_name_chars(name):
+            raise HttpError(400, f"{where}invalid event name {name[:100]!r}: control characters")
         channels = body.get("channels")
         if channels is None and body.get("channel") is not None:
             channels = [body["channel"]]
@@ -191,7 +199,7 @@ class Api:
             )
         socket_id = body.get("socket_id")
         if socket_id is not None and (
-            not isinstance(socket_id, str) or not SOCKET_ID_RE.match(socket_id)
+            not isinstance(socket_id, str) or not SOCKET_ID_RE.fullmatch(socket_id)
         ):
             raise HttpError(400, f"{where}invalid socket_id (expected digits.digits)")
         info = _parse_info(body.get("info"), ("user_count", "subscription_count"))
@@ -335,5 +343,5 @@ def _info(state: AppState, name: str, info: list[str]) -> dict[str, int]:
 def _valid_channel(name: str, max_len: int, *, allow_user: bool = False) -> bool:
     if allow_user and name.startswith(SERVER_TO_USER_PREFIX):
         rest = name[len(SERVER_TO_USER_PREFIX) :]
-        return bool(rest) and len(name) <= max_len and CHANNEL_NAME_RE.match(rest) is not None
-    return 0 < len(name) <= max_len and CHANNEL_NAME_RE.match(name) is not None
+        return bool(rest) and len(name) <= max_len and CHANNEL_NAME_RE.fullmatch(rest) is not None
+    return 0 < len(name) <= max_len and CHANNEL_NAME_RE.fullmatch(name) is not None

@@ -203,7 +203,7 @@ class Session:
             return self._subscription_error(
                 channel, "AuthError", "Sign in (pusher:signin) as this user first.", UNAUTHORIZED
             )
-        if not CHANNEL_NAME_RE.match(channel):
+        if not CHANNEL_NAME_RE.fullmatch(channel):
             return self._subscription_error(
                 channel,
                 "InvalidChannel",
