@@ -167,7 +167,11 @@ class Connection(asyncio.Protocol):
             )
             reply.headers.append(("Upgrade", "websocket"))
         else:
-            reply = self.server.api.handle(method, target, b"".join(self.body), time.time())
+            try:
+                reply = self.server.api.handle(method, target, b"".join(self.body), time.time())
+            except Exception:  # a bug: answer it, keep serving
+                log.exception("HTTP %s %s failed", method, target.partition("?")[0][:100])
+                reply = error_reply(500, "Internal server error")
         self.body = []
         self._respond(reply)
 
@@ -308,7 +312,10 @@ class Connection(asyncio.Protocol):
         except UnicodeDecodeError:
             session.send(wire.error(None, "Invalid message: not UTF-8"))
             return
-        session.received(text)
+        try:
+            session.received(text)
+        except RecursionError:  # JSON nested too deeply to decode or encode again
+            session.send(wire.error(None, "Invalid message: JSON nested too deeply"))
 
     def _ws_flush(self) -> None:
         ws, transport = self.ws, self.transport

@@ -1,0 +1,187 @@
+"""``pushcli serve`` under hostile or careless clients, each over loopback against the real server
+in a subprocess, with a third party on the other end (pusher-js, the official ``pusher``
+library, a raw ``websockets`` client, raw sockets):
+
+* requests whose headers or body trickle in (slowloris) are answered 408 and closed in time,
+  while normal clients are served;
+* running out of file descriptors costs a line or two of log, not a traceback per accept(),
+  and the server serves again once descriptors are free;
+* JSON nested thousands deep in a frame or a body gets ``pusher:error`` / 400, never a
+  traceback or a dropped connection;
+* cache channels keep a bounded number of events and bytes, the oldest written going first.
+
+soketi behaves differently on several of these (it keeps every cached event until its TTL,
+starts shutting down when it runs out of descriptors); these tests run against pushcli serve.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from servers import EmbeddedServer, presence_auth, private_auth
+
+from pushcli.signing import sign_params
+
+HERE = Path(__file__).resolve().parent
+PUSHERJS_CLIENT = HERE / "js" / "pusherjs_client.js"
+
+
+def _name(prefix: str = "") -> str:
+    return f"{prefix}h-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def serve(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """``serve(*args)`` starts a ``pushcli serve`` of this test's own with those arguments."""
+    started: list[EmbeddedServer] = []
+
+    def start(*args: str) -> EmbeddedServer:
+        srv = EmbeddedServer(tmp_path / f"serve{len(started)}", extra_args=args)
+        started.append(srv.start())
+        return srv
+
+    try:
+        yield start
+    finally:
+        for srv in started:
+            srv.stop()
+
+
+def _log_lines(srv: EmbeddedServer) -> list[str]:
+    return srv.log_path.read_text(errors="replace").splitlines()
+
+
+def _signed_post(srv: EmbeddedServer, path: str, body: bytes) -> tuple[int, str]:
+    full = f"/apps/{srv.app_id}{path}"
+    query = sign_params(srv.key, srv.secret, "POST", full, timestamp=int(time.time()), body=body)
+    conn = http.client.HTTPConnection(srv.host, srv.port, timeout=10)
+    try:
+        conn.request(
+            "POST", f"{full}?{urlencode(query)}", body, {"Content-Type": "application/json"}
+        )
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode()
+    finally:
+        conn.close()
+
+
+def _get_root(srv: EmbeddedServer, timeout: float = 2.0) -> bytes:
+    conn = http.client.HTTPConnection(srv.host, srv.port, timeout=timeout)
+    try:
+        conn.request("GET", "/")
+        return conn.getresponse().read()
+    finally:
+        conn.close()
+
+
+# --------------------------------------------------------------------------- deep JSON
+
+DEEP = 20_000  # far past Python's recursion limit, well within the 256 KB message limit
+
+
+async def _ws(srv: EmbeddedServer) -> tuple[Any, str]:
+    from websockets.asyncio.client import connect
+
+    ws = await connect(srv.ws_url, proxy=None, open_timeout=5)
+    hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    return ws, json.loads(hello["data"])["socket_id"]
+
+
+async def _next(ws: Any) -> dict[str, Any]:
+    frame: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    return frame
+
+
+def test_json_nested_too_deep_in_frames_gets_pusher_error(serve) -> None:  # type: ignore[no-untyped-def]
+    server = serve()
+    private = _name("private-")
+    presence = _name("presence-")
+    deep_array = "[" * DEEP + "]" * DEEP
+    deep_object = '{"a":' * DEEP + "1" + "}" * DEEP
+
+    async def main() -> None:
+        ws, socket_id = await _ws(server)
+        watcher, watcher_id = await _ws(server)
+        for conn, sid in ((ws, socket_id), (watcher, watcher_id)):
+            auth = private_auth(server.key, server.secret, sid, private)
+            await conn.send(
+                json.dumps({"event": "pusher:subscribe", "data": {"channel": private, **auth}})
+            )
+            assert (await _next(conn))["event"] == "pusher_internal:subscription_succeeded"
+        presence_data = presence_auth(server.key, server.secret, socket_id, presence, "u1")
+        deep_member = '{"user_id":"u1","user_info":' + deep_array + "}"
+        # a presence signature is HMAC("socket_id:channel:channel_data"), as private_auth
+        # signs "socket_id:channel" with the channel "presence-…:channel_data"
+        deep_auth = private_auth(server.key, server.secret, socket_id, f"{presence}:{deep_member}")
+        messages = [
+            deep_array,  # the whole frame
+            '{"event":"pusher:ping","data":' + deep_object + "}",
+            # data as a JSON string, decoded on its own
+            json.dumps({"event": "pusher:subscribe", "data": deep_object}),
+            # a client event whose data is too deep to decode (or to encode again)
+            '{"event":"client-x","channel":"' + private + '","data":' + deep_array + "}",
+            # a signed presence subscription whose channel_data is too deep
+            json.dumps(
+                {
+                    "event": "pusher:subscribe",
+                    "data": {
+                        "channel": presence,
+                        "auth": deep_auth["auth"],
+                        "channel_data": deep_member,
+                    },
+                }
+            ),
+        ]
+        for message in messages:
+            await ws.send(message)
+            answer = await _next(ws)
+            assert answer["event"] in ("pusher:error", "pusher:subscription_error"), answer
+            await ws.send('{"event":"pusher:ping","data":{}}')  # the connection still works
+            assert await _next(ws) == {"event": "pusher:pong", "data": {}}
+        # and it still does what it should
+        await ws.send(
+            json.dumps(
+                {"event": "pusher:subscribe", "data": {"channel": presence, **presence_data}}
+            )
+        )
+        assert (await _next(ws))["event"] == "pusher_internal:subscription_succeeded"
+        await ws.send(json.dumps({"event": "client-ok", "channel": private, "data": {"n": 1}}))
+        while (frame := await _next(watcher))["event"].startswith("pusher"):
+            pass
+        assert frame == {"event": "client-ok", "channel": private, "data": {"n": 1}}
+        await ws.close()
+        await watcher.close()
+
+    asyncio.run(asyncio.wait_for(main(), 30))
+    assert not [x for x in _log_lines(server) if "Traceback" in x or "RecursionError" in x]
+
+
+def test_json_nested_too_deep_in_a_body_gets_400(serve) -> None:  # type: ignore[no-untyped-def]
+    server = serve()
+    deep = ("[" * DEEP + "]" * DEEP).encode()
+    for path in ("/events", "/batch_events", "/users/u1/terminate_connections"):
+        status, text = _signed_post(server, path, deep)
+        assert (status, text) == (400, "Request body is JSON nested too deeply\n"), path
+    nested_event = b'{"name":"e","channel":"c","data":"{}","info":' + deep + b"}"
+    assert _signed_post(server, "/events", nested_event)[0] == 400
+    # the official library still gets through, on a server that logged no traceback
+    channel = _name()
+    assert server.pusher_client().trigger(channel, "e", {"ok": 1}) == {}
+    assert not [x for x in _log_lines(server) if "Traceback" in x or "RecursionError" in x]
+
+
