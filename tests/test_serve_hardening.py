@@ -185,3 +185,57 @@ def test_json_nested_too_deep_in_a_body_gets_400(serve) -> None:  # type: ignore
     assert not [x for x in _log_lines(server) if "Traceback" in x or "RecursionError" in x]
 
 
+# --------------------------------------------------------------------------- cache limits
+
+CACHE_CHANNELS = 150
+
+
+async def _cached(srv: EmbeddedServer, channels: list[str]) -> dict[str, Any]:
+    """What a new subscriber gets first on each cache channel: its event data or "miss"."""
+    ws, _ = await _ws(srv)
+    got: dict[str, Any] = {}
+    try:
+        for channel in channels:
+            await ws.send(json.dumps({"event": "pusher:subscribe", "data": {"channel": channel}}))
+            while channel not in got:
+                frame = await _next(ws)
+                if frame.get("channel") != channel:
+                    continue
+                if frame["event"] == "pusher:cache_miss":
+                    got[channel] = "miss"
+                elif not frame["event"].startswith("pusher"):
+                    got[channel] = json.loads(frame["data"])
+    finally:
+        await ws.close()
+    return got
+
+
+def test_cache_keeps_a_bounded_number_of_channels_and_bytes(serve) -> None:  # type: ignore[no-untyped-def]
+    server = serve("--cache-max-channels", str(CACHE_CHANNELS), "--cache-max-mb", "1")
+    pusher = server.pusher_client()
+    tag = uuid.uuid4().hex[:6]
+    small = [f"cache-s{tag}-{i}" for i in range(CACHE_CHANNELS + 5)]
+
+    def trigger_all(names: list[str], data: Any) -> None:
+        for i in range(0, len(names), 10):
+            pusher.trigger_batch(
+                [{"channel": c, "name": "v", "data": data(c)} for c in names[i : i + 10]]
+            )
+
+    trigger_all(small[:CACHE_CHANNELS], lambda c: {"c": c})
+    pusher.trigger(small[0], "v", {"c": small[0], "again": True})  # written last: kept
+    trigger_all(small[CACHE_CHANNELS:], lambda c: {"c": c})  # 5 more: the 5 oldest go
+    got = asyncio.run(_cached(server, [small[1], small[5], small[6], small[0], small[-1]]))
+    assert got == {
+        small[1]: "miss",
+        small[5]: "miss",
+        small[6]: {"c": small[6]},
+        small[0]: {"c": small[0], "again": True},
+        small[-1]: {"c": small[-1]},
+    }
+    # 110 events of 10,000 bytes are more than 1 MiB: the oldest go, though 110 < 150
+    big = [f"cache-b{tag}-{i}" for i in range(110)]
+    trigger_all(big, lambda c: {"c": c, "pad": "x" * 10_000})
+    got = asyncio.run(_cached(server, [big[0], big[5], big[10], big[-1], small[-1]]))
+    assert got[big[0]] == got[big[5]] == got[small[-1]] == "miss"
+    assert got[big[10]]["c"] == big[10] and got[big[-1]]["c"] == big[-1]

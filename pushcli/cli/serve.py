@@ -70,6 +70,16 @@ def serve(
         float,
         typer.Option("--cache-ttl", min=1, help="Seconds a cache channel keeps its last event."),
     ] = 1800.0,
+    cache_max_channels: Annotated[
+        int,
+        typer.Option(
+            "--cache-max-channels", min=1, help="Cache channels that keep an event (oldest go)."
+        ),
+    ] = 10_000,
+    cache_max_mb: Annotated[
+        int,
+        typer.Option("--cache-max-mb", min=1, help="Total size of the cached events in MiB."),
+    ] = 64,
     max_data_kb: Annotated[
         int, typer.Option("--max-data-kb", min=1, help="Largest event data in KB.")
     ] = 100,
@@ -119,7 +129,11 @@ def serve(
         app_list,
         host=host,
         port=port,
-        limits=server_apps.Limits.with_data_limit(max_data_kb),
+        limits=dataclasses.replace(
+            server_apps.Limits.with_data_limit(max_data_kb),
+            max_cache_channels=cache_max_channels,
+            max_cache_bytes=cache_max_mb * 1024 * 1024,
+        ),
         activity_timeout=activity_timeout,
         pong_timeout=pong_timeout,
         cache_ttl=cache_ttl,

@@ -64,6 +64,8 @@ class Server:
             app.id: AppState(
                 app,
                 cache_ttl=cache_ttl,
+                max_cache_channels=self.limits.max_cache_channels,
+                max_cache_bytes=self.limits.max_cache_bytes,
                 notify=self.webhooks.add if self.webhooks.wants(app) else None,
             )
             for app in self.registry
