@@ -89,6 +89,48 @@ def _get_root(srv: EmbeddedServer, timeout: float = 2.0) -> bytes:
         conn.close()
 
 
+# --------------------------------------------------------------------------- out of descriptors
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc and prlimit")
+def test_running_out_of_descriptors_logs_a_line_and_recovers(serve) -> None:  # type: ignore[no-untyped-def]
+    """With RLIMIT_NOFILE lowered to what it has open + 20, 100 connections: the log grows by
+    a line or two (not a traceback per accept()), and once they close it serves again."""
+    server = serve()
+    open_fds = len(os.listdir(f"/proc/{server.pid}/fd"))
+    _, hard = resource.prlimit(server.pid, resource.RLIMIT_NOFILE)
+    resource.prlimit(server.pid, resource.RLIMIT_NOFILE, (open_fds + 20, hard))
+    before = len(_log_lines(server))
+    socks = [socket.create_connection((server.host, server.port), timeout=2) for _ in range(100)]
+    try:
+        time.sleep(2.0)  # out of descriptors all this time
+        during = _log_lines(server)[before:]
+        assert 1 <= len(during) <= 3, "\n".join(during[:20])
+        assert "Too many open files" in during[0] and "ulimit -n" in during[0], during
+    finally:
+        for s in socks:
+            s.close()
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            assert _get_root(server) == b"OK"
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+    channel = _name()
+    assert server.pusher_client().channel_info(channel) == {"occupied": False}
+    assert server.pusher_client().trigger(channel, "e", {"after": True}) == {}
+    deadline = time.monotonic() + 6  # said after a quiet spell of 2 s
+    while not any("accepting new connections again" in x for x in _log_lines(server)[before:]):
+        assert time.monotonic() < deadline, _log_lines(server)[before:][:20]
+        time.sleep(0.2)
+    after = _log_lines(server)[before:]
+    assert len(after) <= 5, "\n".join(after[:20])
+    assert not [x for x in after if "Traceback" in x]
+    assert server.is_running()
+
+
 # --------------------------------------------------------------------------- deep JSON
 
 DEEP = 20_000  # far past Python's recursion limit, well within the 256 KB message limit

@@ -93,7 +93,7 @@ class Connection(asyncio.Protocol):
                 f" code {code}" if code else "",
             )
             self.session.closed()
-        self.server.connections.discard(self)
+        self.server.forget(self)
 
     def pause_writing(self) -> None:
         log.warning(
