@@ -89,6 +89,123 @@ def _get_root(srv: EmbeddedServer, timeout: float = 2.0) -> bytes:
         conn.close()
 
 
+# --------------------------------------------------------------------------- slowloris
+
+TIMEOUT = 2.0  # --request-timeout for the test server
+
+# what each slow client sends at once, then one more byte at a time, forever
+SLOW_STARTS = {
+    "headers": b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ",
+    "body": (
+        b"POST /apps/123456/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
+    ),
+    "websocket handshake": (
+        b"GET /app/app-key?protocol=7 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Upgrade: websocket\r\nConnection: Upgrade\r\nX-Slow: "
+    ),
+    "nothing": b"",
+}
+
+
+def _slow_client(srv: EmbeddedServer, start: bytes, result: dict[str, Any]) -> None:
+    """Send ``start``, then a byte every 0.2 s; record when and how the server closed."""
+    began = time.monotonic()
+    answer = b""
+    with socket.create_connection((srv.host, srv.port), timeout=0.2) as sock:
+        sock.sendall(start)
+        while time.monotonic() - began < TIMEOUT + 6:
+            try:
+                data = sock.recv(4096)
+            except TimeoutError:
+                try:
+                    if start:
+                        sock.sendall(b"a")
+                except OSError:
+                    break
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            answer += data
+        else:
+            result.update(closed_after=None, answer=answer)
+            return
+    result.update(closed_after=time.monotonic() - began, answer=answer)
+
+
+def _pusherjs(srv: EmbeddedServer, channel: str) -> subprocess.Popen[str]:
+    env = dict(
+        os.environ,
+        WS_HOST=srv.host,
+        WS_PORT=str(srv.port),
+        APP_KEY=srv.key,
+        CHANNELS=channel,
+        EXPECT="1",
+        TIMEOUT_MS="15000",
+    )
+    return subprocess.Popen(  # noqa: S603 - fixed argv
+        [shutil.which("node") or "node", str(PUSHERJS_CLIENT)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node (pusher-js)")
+def test_slow_requests_get_408_and_close_while_others_are_served(serve) -> None:  # type: ignore[no-untyped-def]
+    server = serve("--request-timeout", str(TIMEOUT))
+    results: dict[str, list[dict[str, Any]]] = {kind: [] for kind in SLOW_STARTS}
+    threads = []
+    for kind, start in SLOW_STARTS.items():
+        for _ in range(3):
+            results[kind].append({})
+            t = threading.Thread(target=_slow_client, args=(server, start, results[kind][-1]))
+            t.start()
+            threads.append(t)
+    time.sleep(0.3)
+    # meanwhile: a keep-alive HTTP client that is done in time keeps its connection past the
+    # request timeout, the official library triggers, pusher-js connects and receives
+    keepalive = http.client.HTTPConnection(server.host, server.port, timeout=5)
+    keepalive.request("GET", "/")
+    assert keepalive.getresponse().read() == b"OK"
+    answered = time.monotonic()
+    channel = _name()
+    js = _pusherjs(server, channel)
+    try:
+        assert js.stdout is not None
+        line = js.stdout.readline()
+        assert json.loads(line)["type"] == "connected", line + js.stderr.read()  # type: ignore[union-attr]
+        assert json.loads(js.stdout.readline()) == {"type": "subscribed", "channel": channel}
+        server.pusher_client().trigger(channel, "ping", {"n": 1})
+        out, err = js.communicate(timeout=15)
+        assert js.returncode == 0, out + err
+        assert {"type": "event", "channel": channel, "event": "ping", "data": {"n": 1}} in [
+            json.loads(x) for x in out.splitlines()
+        ]
+    finally:
+        if js.poll() is None:
+            js.kill()
+            js.wait()
+    for t in threads:
+        t.join(timeout=TIMEOUT + 10)
+    time.sleep(max(0.0, answered + TIMEOUT + 0.5 - time.monotonic()))
+    keepalive.request("GET", "/")  # idle longer than the request timeout, still open
+    assert keepalive.getresponse().read() == b"OK"
+    keepalive.close()
+    for kind, outcomes in results.items():
+        for r in outcomes:
+            assert r["closed_after"] is not None, f"{kind}: still open after {TIMEOUT + 6} s"
+            assert TIMEOUT - 0.2 < r["closed_after"] < TIMEOUT + 2.0, (kind, r)
+            if kind == "nothing":
+                assert r["answer"] == b"", r
+            else:
+                assert r["answer"].startswith(b"HTTP/1.1 408 "), (kind, r)
+    assert not [x for x in _log_lines(server) if "Traceback" in x]
+
+
 # --------------------------------------------------------------------------- out of descriptors
 
 

@@ -80,6 +80,14 @@ def serve(
         int,
         typer.Option("--cache-max-mb", min=1, help="Total size of the cached events in MiB."),
     ] = 64,
+    request_timeout: Annotated[
+        float,
+        typer.Option(
+            "--request-timeout",
+            min=0.1,
+            help="Seconds a client has to send a whole HTTP request (or handshake); then 408.",
+        ),
+    ] = 10.0,
     max_data_kb: Annotated[
         int, typer.Option("--max-data-kb", min=1, help="Largest event data in KB.")
     ] = 100,
@@ -131,6 +139,7 @@ def serve(
         port=port,
         limits=dataclasses.replace(
             server_apps.Limits.with_data_limit(max_data_kb),
+            request_timeout_seconds=request_timeout,
             max_cache_channels=cache_max_channels,
             max_cache_bytes=cache_max_mb * 1024 * 1024,
         ),

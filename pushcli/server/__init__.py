@@ -183,8 +183,12 @@ class Server:
                 sock.close()
 
     async def _sweep(self) -> None:
-        """Once a second: keep-alive pings, 4201 for silent clients, idle HTTP, expired cache."""
-        interval = max(0.2, min(1.0, self.activity_timeout / 4, self.pong_timeout / 4))
+        """Once a second: keep-alive pings, 4201 for silent clients, HTTP requests that take too
+        long (408), idle HTTP, expired cache."""
+        request_timeout = self.limits.request_timeout_seconds
+        interval = max(
+            0.2, min(1.0, self.activity_timeout / 4, self.pong_timeout / 4, request_timeout / 4)
+        )
         while True:
             await asyncio.sleep(interval)
             now = time.monotonic()
@@ -194,6 +198,8 @@ class Server:
                 if session is not None:
                     if session.open:
                         session.check_alive(now, self.pong_timeout)
+                elif conn.request_overdue(now, request_timeout):
+                    conn.request_timed_out(request_timeout)
                 elif conn.idle_http(now, HTTP_KEEPALIVE_SECONDS) and conn.transport is not None:
                     conn.transport.close()
             for state in self.states.values():
