@@ -53,7 +53,7 @@ class Cached:
     event: str
     data: Any
     expires: float
-    size: int = 0  # bytes of the frame a new subscriber gets
+    size: int  # bytes of the frame a new subscriber gets
 
 
 class AppState:
