@@ -70,6 +70,24 @@ def serve(
         float,
         typer.Option("--cache-ttl", min=1, help="Seconds a cache channel keeps its last event."),
     ] = 1800.0,
+    cache_max_channels: Annotated[
+        int,
+        typer.Option(
+            "--cache-max-channels", min=1, help="Cache channels that keep an event (oldest go)."
+        ),
+    ] = 10_000,
+    cache_max_mb: Annotated[
+        int,
+        typer.Option("--cache-max-mb", min=1, help="Total size of the cached events in MiB."),
+    ] = 64,
+    request_timeout: Annotated[
+        float,
+        typer.Option(
+            "--request-timeout",
+            min=0.1,
+            help="Seconds a client has to send a whole HTTP request (or handshake); then 408.",
+        ),
+    ] = 10.0,
     max_data_kb: Annotated[
         int, typer.Option("--max-data-kb", min=1, help="Largest event data in KB.")
     ] = 100,
@@ -119,7 +137,12 @@ def serve(
         app_list,
         host=host,
         port=port,
-        limits=server_apps.Limits.with_data_limit(max_data_kb),
+        limits=dataclasses.replace(
+            server_apps.Limits.with_data_limit(max_data_kb),
+            request_timeout_seconds=request_timeout,
+            max_cache_channels=cache_max_channels,
+            max_cache_bytes=cache_max_mb * 1024 * 1024,
+        ),
         activity_timeout=activity_timeout,
         pong_timeout=pong_timeout,
         cache_ttl=cache_ttl,

@@ -42,6 +42,15 @@ class Limits:
     client_events_per_second: int = 10
     #: REST auth_timestamp may differ from the server clock by this much
     timestamp_window_seconds: int = 600
+    #: time a client has to send one complete HTTP request, headers and body (the WebSocket
+    #: handshake is one): from its first byte, or from the connection for the first request.
+    #: Then 408 and close (soketi's uWebSockets.js closes such connections after about 10 s).
+    request_timeout_seconds: float = 10.0
+    #: cache channels keep their last event for at most this many channels, of at most this
+    #: many bytes in total (the frames as sent); past either, the least recently written goes.
+    #: soketi keeps every one until its TTL.
+    max_cache_channels: int = 10_000
+    max_cache_bytes: int = 64 * 1024 * 1024
 
     @classmethod
     def with_data_limit(cls, kilobytes: int) -> Limits:

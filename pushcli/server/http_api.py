@@ -314,6 +314,8 @@ def _json_body(body: bytes) -> Any:
         return json.loads(body)
     except ValueError:
         raise HttpError(400, "Request body is not valid JSON") from None
+    except RecursionError:
+        raise HttpError(400, "Request body is JSON nested too deeply") from None
 
 
 def _parse_info(raw: Any, allowed: tuple[str, ...]) -> list[str]:

@@ -142,6 +142,8 @@ class Session:
             msg = json.loads(text)
         except ValueError:
             return self._error(None, "Invalid message: not JSON")
+        except RecursionError:
+            return self._error(None, "Invalid message: JSON nested too deeply")
         if not isinstance(msg, dict) or not isinstance(msg.get("event"), str):
             return self._error(None, 'Invalid message: expected {"event": ..., "data": ...}')
         event: str = msg["event"]
@@ -166,7 +168,7 @@ class Session:
         if isinstance(data, str):
             try:
                 data = json.loads(data)
-            except ValueError:
+            except (ValueError, RecursionError):
                 return None
         return data if isinstance(data, dict) else None
 

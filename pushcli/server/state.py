@@ -53,6 +53,7 @@ class Cached:
     event: str
     data: Any
     expires: float
+    size: int  # bytes of the frame a new subscriber gets
 
 
 class AppState:
@@ -63,17 +64,23 @@ class AppState:
         app: App,
         *,
         cache_ttl: float = 1800.0,
+        max_cache_channels: int = 10_000,
+        max_cache_bytes: int = 64 * 1024 * 1024,
         notify: Notify | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
         self.cache_ttl = cache_ttl
+        self.max_cache_channels = max_cache_channels
+        self.max_cache_bytes = max_cache_bytes
         self.notify = notify
         self.clock = clock
         self.clients: dict[str, Client] = {}
         self.channels: dict[str, Channel] = {}
         self.users: dict[str, dict[str, Client]] = {}
+        #: cache channel -> last event, least recently written first
         self.cache: dict[str, Cached] = {}
+        self.cache_bytes = 0
         self._pending: dict[Client, list[bytes]] | None = None
         self.quiet = False  # no webhooks while the server shuts down
 
@@ -231,23 +238,43 @@ class AppState:
 
     def trigger(self, channel: str, event: str, data: Any, except_id: str | None = None) -> None:
         """An event from the HTTP API: fan out, and remember it on cache channels."""
-        self.publish(channel, wire.message(event, data, channel), except_id)
+        frame = wire.message(event, data, channel)
+        self.publish(channel, frame, except_id)
         if is_cache(channel):
-            self.cache[channel] = Cached(event, data, self.clock() + self.cache_ttl)
+            self._remember(channel, Cached(event, data, self.clock() + self.cache_ttl, len(frame)))
 
     # ---- cache channels
+
+    def _remember(self, channel: str, entry: Cached) -> None:
+        """Keep ``entry`` as the newest; forget the oldest past the count or size cap."""
+        self._forget(channel)
+        if entry.size > self.max_cache_bytes:
+            return
+        self.cache[channel] = entry
+        self.cache_bytes += entry.size
+        while len(self.cache) > self.max_cache_channels or self.cache_bytes > self.max_cache_bytes:
+            self._forget(next(iter(self.cache)))
+
+    def _forget(self, name: str) -> None:
+        entry = self.cache.pop(name, None)
+        if entry is not None:
+            self.cache_bytes -= entry.size
 
     def cached(self, name: str) -> Cached | None:
         entry = self.cache.get(name)
         if entry is not None and entry.expires <= self.clock():
-            del self.cache[name]
+            self._forget(name)
             return None
         return entry
 
     def expire_cache(self) -> None:
+        # one TTL for all, oldest first: the expired entries are at the front
         now = self.clock()
-        for name in [n for n, c in self.cache.items() if c.expires <= now]:
-            del self.cache[name]
+        while self.cache:
+            name, entry = next(iter(self.cache.items()))
+            if entry.expires > now:
+                return
+            self._forget(name)
 
     def cache_ttl_left(self, name: str) -> int | None:
         entry = self.cached(name)

@@ -53,6 +53,9 @@ class Connection(asyncio.Protocol):
         self.session: Session | None = None
         self.fragments: list[bytes] | None = None
         self.last_active = time.monotonic()
+        #: when the request being received began (the first one: at the connection); None
+        #: between requests. A request must be complete within the request timeout.
+        self.request_started: float | None = self.last_active
         self._close_timer: asyncio.TimerHandle | None = None
 
     # ---- asyncio.Protocol
@@ -70,6 +73,8 @@ class Connection(asyncio.Protocol):
             self._ws_received(data)
         else:
             self.last_active = time.monotonic()
+            if self.request_started is None:
+                self.request_started = self.last_active
             self._http_received(data)
 
     def eof_received(self) -> bool:
@@ -93,7 +98,7 @@ class Connection(asyncio.Protocol):
                 f" code {code}" if code else "",
             )
             self.session.closed()
-        self.server.connections.discard(self)
+        self.server.forget(self)
 
     def pause_writing(self) -> None:
         log.warning(
@@ -118,6 +123,8 @@ class Connection(asyncio.Protocol):
             while True:
                 event = conn.next_event()
                 if event is h11.NEED_DATA:
+                    if self.request_started is None and conn.trailing_data[0]:
+                        self.request_started = time.monotonic()  # the next one has begun
                     return
                 if isinstance(event, h11.Request):
                     self.request, self.body, self.body_size = event, [], 0
@@ -133,6 +140,7 @@ class Connection(asyncio.Protocol):
                         return self._respond(error_reply(413, "Request body too large"), close=True)
                     self.body.append(event.data)
                 elif isinstance(event, h11.EndOfMessage):
+                    self.request_started = None
                     if self._is_upgrade():
                         return self._upgrade()
                     self._dispatch()
@@ -167,7 +175,11 @@ class Connection(asyncio.Protocol):
             )
             reply.headers.append(("Upgrade", "websocket"))
         else:
-            reply = self.server.api.handle(method, target, b"".join(self.body), time.time())
+            try:
+                reply = self.server.api.handle(method, target, b"".join(self.body), time.time())
+            except Exception:  # a bug: answer it, keep serving
+                log.exception("HTTP %s %s failed", method, target.partition("?")[0][:100])
+                reply = error_reply(500, "Internal server error")
         self.body = []
         self._respond(reply)
 
@@ -308,7 +320,10 @@ class Connection(asyncio.Protocol):
         except UnicodeDecodeError:
             session.send(wire.error(None, "Invalid message: not UTF-8"))
             return
-        session.received(text)
+        try:
+            session.received(text)
+        except RecursionError:  # JSON nested too deeply to decode or encode again
+            session.send(wire.error(None, "Invalid message: JSON nested too deeply"))
 
     def _ws_flush(self) -> None:
         ws, transport = self.ws, self.transport
@@ -335,6 +350,36 @@ class Connection(asyncio.Protocol):
         elif self.ws is None and self.transport is not None:
             if self.http is None or self.http.their_state is h11.IDLE:
                 self.transport.close()
+
+    def request_overdue(self, now: float, timeout: float) -> bool:
+        return (
+            self.ws is None
+            and self.http is not None
+            and self.request_started is not None
+            and now - self.request_started > timeout
+        )
+
+    def request_timed_out(self, timeout: float) -> None:
+        """The request did not arrive in time (slowloris): 408 if it began, then close."""
+        conn, transport = self.http, self.transport
+        if conn is None or transport is None or transport.is_closing():
+            return
+        self.request_started = None
+        began = conn.their_state is not h11.IDLE or bool(conn.trailing_data[0])
+        # a connection that never sent a byte (a browser's preconnect) is not worth a line
+        log.log(
+            logging.INFO if began else logging.DEBUG,
+            "closed %s: no complete HTTP request within %g s",
+            self.peer,
+            timeout,
+        )
+        if began:
+            self._respond(
+                error_reply(408, f"Request Timeout: send the whole request within {timeout:g} s"),
+                close=True,
+            )
+        else:
+            transport.close()
 
     def idle_http(self, now: float, keepalive: float) -> bool:
         return (
