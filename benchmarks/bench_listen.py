@@ -75,7 +75,7 @@ PONG = '{"event":"pusher:pong","data":{}}'
 
 async def main(url, channel, n, out_path, ready_path, flush):
     async with asyncio.timeout(300):
-        # the same connect options as pushcli.realtime.Listener
+        # the same connect options as pushcli.client.realtime.Listener
         async with connect(url, ping_interval=None, max_size=2**22, close_timeout=2) as ws:
             hello = json.loads(await ws.recv())
             assert hello["event"] == "pusher:connection_established", hello

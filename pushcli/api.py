@@ -20,9 +20,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from pushcli import events as _events
-from pushcli import limits, publish
-from pushcli.auth import channel_auth_response, user_auth_response
+from pushcli.app import publish
+from pushcli.client.profiles import Settings, resolve
 from pushcli.errors import (
     ConfigError,
     InputError,
@@ -32,7 +31,9 @@ from pushcli.errors import (
     RejectedError,
     UnavailableError,
 )
-from pushcli.profiles import Settings, resolve
+from pushcli.protocol import events as _events
+from pushcli.protocol import limits
+from pushcli.protocol.auth import channel_auth_response, user_auth_response
 
 __all__ = [
     "Client",
@@ -51,7 +52,7 @@ __all__ = [
     "UnavailableError",
 ]
 if TYPE_CHECKING:
-    from pushcli.realtime import Event, MemberAdded, MemberRemoved, Status, Subscribed
+    from pushcli.client.realtime import Event, MemberAdded, MemberRemoved, Status, Subscribed
 
 _REALTIME = ("Event", "MemberAdded", "MemberRemoved", "Status", "Subscribed")
 
@@ -59,7 +60,7 @@ _REALTIME = ("Event", "MemberAdded", "MemberRemoved", "Status", "Subscribed")
 def __getattr__(name: str) -> Any:
     """The listen item types, imported on first use (they bring in websockets)."""
     if name in _REALTIME:
-        from pushcli import realtime
+        from pushcli.client import realtime
 
         return getattr(realtime, name)
     raise AttributeError(name)
@@ -114,7 +115,7 @@ class Client:
     @property
     def rest(self) -> Any:
         if self._rest is None:
-            from pushcli.rest import RestClient
+            from pushcli.client.rest import RestClient
 
             self._rest = RestClient(self.settings, timeout=self._timeout, retries=self._retries)
         return self._rest
@@ -225,15 +226,15 @@ class Client:
     ) -> AsyncIterator[Any]:
         """Subscribe and yield what arrives, surviving reconnects (an async iterator).
 
-        Yields :class:`pushcli.realtime.Event` (``channel``, ``event``, ``data`` as the wire
+        Yields :class:`pushcli.client.realtime.Event` (``channel``, ``event``, ``data`` as the wire
         string, ``user_id``; ``error`` set when an encrypted payload cannot be decrypted),
         ``MemberAdded`` and ``MemberRemoved``; with ``system=True`` also ``pusher:*`` events
         and ``Subscribed`` / ``Status`` items. Breaking out of the loop unsubscribes and closes.
         """
         import json
 
-        from pushcli import authorize
-        from pushcli.realtime import Event, Listener, MemberAdded, MemberRemoved
+        from pushcli.client import authorize
+        from pushcli.client.realtime import Event, Listener, MemberAdded, MemberRemoved
 
         for channel in channels:
             limits.check_channel(channel)

@@ -65,7 +65,7 @@ def test_signing_matches_the_official_library(client: Client) -> None:
     assert ours["user_data"] == '{"id":"u1"}'
     # The official library serialises with spaces; signing its string our way gives its auth.
     theirs = official.authenticate_user("1.2", {"id": "u1"})
-    from pushcli import signing
+    from pushcli.protocol import signing
 
     assert (
         signing.user_auth(client.settings.key, client.settings.secret, "1.2", theirs["user_data"])
@@ -85,7 +85,7 @@ def test_listen_is_an_async_iterator(client: Client, pusher_server) -> None:  # 
     )
 
     async def main() -> list[tuple[str, str, str]]:
-        from pushcli.realtime import Subscribed
+        from pushcli.client.realtime import Subscribed
 
         got = []
         async for item in listening.listen(

@@ -15,10 +15,11 @@ import pytest
 from servers import free_tcp_ports, subscriber_thread
 from typer.testing import CliRunner
 
-from pushcli import bench, benchwire
+from pushcli.app import bench
 from pushcli.cli import app
+from pushcli.client import benchwire
+from pushcli.client.profiles import Settings
 from pushcli.errors import ExitCode
-from pushcli.profiles import Settings
 
 runner = CliRunner()
 ORDER = ("min", "p50", "p90", "p99", "p99.9", "max")

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from pushcli import events, limits
 from pushcli.errors import InputError
+from pushcli.protocol import events, limits
 
 MAX = limits.SELF_HOSTED_MAX_DATA_BYTES
 

@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 
 from pushcli.cli import app
 from pushcli.errors import ExitCode
-from pushcli.signing import sign_params
+from pushcli.protocol.signing import sign_params
 
 runner = CliRunner()
 JS_CLIENT = Path(__file__).parent / "js" / "pusherjs_client.js"

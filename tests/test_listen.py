@@ -541,8 +541,8 @@ def test_keepalive_answers_pings_pings_when_silent_and_reconnects_without_pong()
 
     from websockets.asyncio.server import serve
 
-    from pushcli.profiles import Settings
-    from pushcli.realtime import Listener, Status, Subscribed
+    from pushcli.client.profiles import Settings
+    from pushcli.client.realtime import Listener, Status, Subscribed
 
     received: list[tuple[int, str]] = []
     connections = 0
@@ -602,8 +602,8 @@ def test_keepalive_does_not_ping_while_frames_arrive():
 
     from websockets.asyncio.server import serve
 
-    from pushcli.profiles import Settings
-    from pushcli.realtime import Event, Listener, Status
+    from pushcli.client.profiles import Settings
+    from pushcli.client.realtime import Event, Listener, Status
 
     received: list[tuple[float, str]] = []
 

@@ -171,8 +171,8 @@ def test_connect_timeout_is_a_constant_as_long_as_pusher_js_waits():
     import inspect
 
     from pushcli.cli import listen as cli
-    from pushcli.profiles import Settings
-    from pushcli.realtime import CONNECT_TIMEOUT, STABLE_AFTER, Listener
+    from pushcli.client.profiles import Settings
+    from pushcli.client.realtime import CONNECT_TIMEOUT, STABLE_AFTER, Listener
 
     assert CONNECT_TIMEOUT == 15.0
     assert Listener(Settings(key="k"), ["c"]).connect_timeout == CONNECT_TIMEOUT

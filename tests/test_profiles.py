@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pushcli import profiles
+from pushcli.client import profiles
 from pushcli.errors import ConfigError
 
 PROFILE = {"app_id": "1", "key": "pk", "secret": "psecret-123456", "cluster": "eu"}

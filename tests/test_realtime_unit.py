@@ -13,11 +13,11 @@ import sys
 
 import pytest
 
-from pushcli import authorize, crypto, realtime, tail
-from pushcli.errors import ConfigError, InputError, RejectedError
-from pushcli.liveview import iso_time, row_object
-from pushcli.profiles import Settings
-from pushcli.realtime import (
+from pushcli.app import tail
+from pushcli.app.tail import Row, Selector
+from pushcli.client import authorize, realtime
+from pushcli.client.profiles import Settings
+from pushcli.client.realtime import (
     Event,
     Listener,
     MemberAdded,
@@ -28,8 +28,10 @@ from pushcli.realtime import (
     backoff_delay,
     close_action,
 )
-from pushcli.signing import hmac_hex
-from pushcli.tail import Row, Selector
+from pushcli.errors import ConfigError, InputError, RejectedError
+from pushcli.protocol import crypto
+from pushcli.protocol.signing import hmac_hex
+from pushcli.ui.liveview import iso_time, row_object
 
 MASTER_B64 = "OHRXNUZRTG5pUTFzQlFGd3J3N3Q2VFZFc0paZDEweVk="
 
@@ -372,8 +374,8 @@ def test_endpoint_answer_checks():
 def test_importing_the_cli_stays_light():
     code = (
         "import sys, pushcli.cli; "
-        "bad = [m for m in ('httpx', 'websockets', 'nacl', 'rich.live', 'pushcli.realtime', "
-        "'pushcli.liveview') if m in sys.modules]; print(bad)"
+        "bad = [m for m in ('httpx', 'websockets', 'nacl', 'rich.live', 'pushcli.client.realtime', "
+        "'pushcli.ui.liveview') if m in sys.modules]; print(bad)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -384,7 +386,7 @@ def test_live_view_renders_a_bounded_snapshot():
 
     from rich.console import Console
 
-    from pushcli.liveview import LiveSink
+    from pushcli.ui.liveview import LiveSink
 
     sink = LiveSink("ws://127.0.0.1:6001", ["c", "presence-r"], max_rows=5)
     sink.observe(Status(1.0, "connected", socket_id="12.34"))
@@ -411,8 +413,8 @@ def test_ndjson_fast_line_means_what_the_generic_encoding_means(data) -> None:  
     """Events whose data is one-line JSON are written with the text as received: same value."""
     import json
 
-    from pushcli.liveview import _encode, ndjson_line, row_object
-    from pushcli.tail import Row
+    from pushcli.app.tail import Row
+    from pushcli.ui.liveview import _encode, ndjson_line, row_object
 
     for row in (
         Row(1.25, "c", "e", data=data),

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pushcli import replay
+from pushcli.app import replay
 from pushcli.cli import app
 from pushcli.errors import ExitCode, RejectedError
-from pushcli.events import Event, parse_batch
+from pushcli.protocol.events import Event, parse_batch
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -305,8 +305,8 @@ def test_replay_orders_by_time_and_stops_on_fatal_errors():
 
 
 def test_recording_lines_parse_as_a_batch():
-    from pushcli.record import record_line
-    from pushcli.tail import Row
+    from pushcli.app.record import record_line
+    from pushcli.app.tail import Row
 
     row = Row(1700000000.123456, "ch", "ev", data='{"a": 1}')
     line = record_line(row)

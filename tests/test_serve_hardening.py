@@ -35,7 +35,7 @@ from urllib.parse import urlencode
 import pytest
 from servers import EmbeddedServer, presence_auth, private_auth
 
-from pushcli.signing import sign_params
+from pushcli.protocol.signing import sign_params
 
 HERE = Path(__file__).resolve().parent
 PUSHERJS_CLIENT = HERE / "js" / "pusherjs_client.js"

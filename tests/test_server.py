@@ -32,7 +32,7 @@ from servers import (
     private_auth,
 )
 
-from pushcli.signing import sign_params, user_auth
+from pushcli.protocol.signing import sign_params, user_auth
 
 HERE = Path(__file__).resolve().parent
 

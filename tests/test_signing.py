@@ -9,10 +9,10 @@ import pusher
 import pytest
 from pusher.http import Request as PusherRequest
 
-from pushcli import crypto, signing
-from pushcli.auth import channel_auth_response, user_auth_response
+from pushcli.client.profiles import Settings
 from pushcli.errors import ConfigError, InputError
-from pushcli.profiles import Settings
+from pushcli.protocol import crypto, signing
+from pushcli.protocol.auth import channel_auth_response, user_auth_response
 
 # Vectors published with Pusher's protocol documentation (recomputed independently).
 KEY = "278d425bdf160c739803"

@@ -27,7 +27,7 @@ class State:
     _settings: Any = None
 
     def settings(self, *, hint: bool = True) -> Any:
-        from pushcli.profiles import resolve
+        from pushcli.client.profiles import resolve
 
         if self._settings is None:
             self._settings = resolve(
@@ -108,7 +108,7 @@ class PushcliGroup(TyperGroup):
         argv = args[0] if args else kwargs.get("args")
         bad = _first_not_utf8(sys.argv[1:] if argv is None else argv)
         if bad is not None:
-            from pushcli.render import error_line
+            from pushcli.ui.render import error_line
 
             n, text = bad
             error_line(
@@ -152,7 +152,7 @@ def _first_not_utf8(argv: Any) -> tuple[int, str] | None:
 
 
 def _report(ctx: typer.Context, message: str, hint: str | None, exc: BaseException) -> None:
-    from pushcli.render import error_line
+    from pushcli.ui.render import error_line
 
     state = ctx.find_object(State)
     if state is not None and state.debug:

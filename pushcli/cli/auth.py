@@ -40,7 +40,8 @@ def sign(
 
     Example: pushcli auth sign presence-room --socket-id 1234.5678 --user-id u1 --user-info '{"name":"Ada"}'
     """
-    from pushcli import auth, render
+    from pushcli.protocol import auth
+    from pushcli.ui import render
 
     settings = state(ctx).settings()
     answer = auth.channel_auth_response(
@@ -62,7 +63,8 @@ def user(
 
     Example: pushcli auth user --socket-id 1234.5678 --user-data '{"id":"u1"}'
     """
-    from pushcli import auth, render
+    from pushcli.protocol import auth
+    from pushcli.ui import render
 
     settings = state(ctx).settings()
     render.print_json(auth.user_auth_response(settings, socket_id, user_data), pretty=False)
@@ -92,8 +94,9 @@ def verify(
 
     Example: pushcli auth verify private-orders --socket-id 1234.5678 --auth app-key:6f2c…
     """
-    from pushcli import diagnose, render
     from pushcli.errors import InputError, RejectedError
+    from pushcli.protocol import diagnose
+    from pushcli.ui import render
 
     settings = state(ctx).settings().require("key", "secret")
     if user_data is not None:
@@ -157,13 +160,13 @@ def serve(
 
     Example: pushcli auth serve --port 8080 --cors-origin http://localhost:5173 --deny 'private-admin-*'
     """
-    from pushcli import render
-    from pushcli.authserver import AuthEndpoint
-    from pushcli.localhttp import is_loopback, make_server, run_until_stopped
+    from pushcli.app.authserver import AuthEndpoint
+    from pushcli.server.localhttp import is_loopback, make_server, run_until_stopped
+    from pushcli.ui import render
 
     settings = state(ctx).settings().require("key", "secret")
     if user_info is not None:
-        from pushcli.auth import parse_json_arg
+        from pushcli.protocol.auth import parse_json_arg
 
         parse_json_arg(user_info, "--user-info")
     as_json = render.wants_json(json_out)

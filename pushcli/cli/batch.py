@@ -55,9 +55,11 @@ def batch(
 
     Example: pushcli batch events.ndjson --failed-to failed.ndjson
     """
-    from pushcli import events, publish, render
+    from pushcli.app import publish
     from pushcli.cli import replay as replay_cli
     from pushcli.errors import PartialFailure
+    from pushcli.protocol import events
+    from pushcli.ui import render
 
     settings = state(ctx).settings()
     evs = events.parse_batch(read_file(source), max_data_bytes=settings.max_data_bytes)
@@ -66,7 +68,7 @@ def batch(
     settings.require("app_id", "key", "secret", "location")
 
     if dry_run:
-        from pushcli.rest import build_request, encode_body
+        from pushcli.client.rest import build_request, encode_body
 
         for part in publish.chunks(evs):
             body = encode_body({"batch": [ev.wire() for ev in part]})
@@ -115,7 +117,8 @@ def batch(
 def _send_with_progress(settings: Any, evs: list[Any], parallel: int, retries: int) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from pushcli import publish, render
+    from pushcli.app import publish
+    from pushcli.ui import render
 
     with Progress(
         "[progress.description]{task.description}",
@@ -138,7 +141,7 @@ def _send_with_progress(settings: Any, evs: list[Any], parallel: int, retries: i
 
 
 def _write_failed(path: Path, failed: list) -> None:  # type: ignore[type-arg]
-    from pushcli.events import event_to_ndjson
+    from pushcli.protocol.events import event_to_ndjson
 
     with path.open("w", encoding="utf-8") as f:
         for ev in failed:

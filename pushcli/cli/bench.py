@@ -94,9 +94,9 @@ def bench(
     """
     import asyncio
 
-    from pushcli import bench as core
-    from pushcli import render
+    from pushcli.app import bench as core
     from pushcli.errors import InputError, PartialFailure
+    from pushcli.ui import render
 
     settings = state(ctx).settings().require("app_id", "key", "secret", "location")
     if csv_file is not None and not csv_file.expanduser().parent.is_dir():
@@ -149,8 +149,8 @@ def _run_with_progress(plan: Any, settings: Any, retries: int) -> dict[str, Any]
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from pushcli import bench as core
-    from pushcli import render
+    from pushcli.app import bench as core
+    from pushcli.ui import render
 
     with Progress(
         TextColumn("{task.description:<10}"),
@@ -180,7 +180,7 @@ def _run_with_progress(plan: Any, settings: Any, retries: int) -> dict[str, Any]
 
 
 def _table(r: dict[str, Any]) -> None:
-    from pushcli import render
+    from pushcli.ui import render
 
     p, d, c = r["publish"], r["delivery"], r["config"]
     rate = "max" if c["rate"] == "max" else f"{c['rate']:g}/s"

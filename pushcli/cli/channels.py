@@ -31,10 +31,10 @@ def channels(
 
     Example: pushcli channels --prefix presence- --info user_count
     """
-    from pushcli import render
-    from pushcli.limits import SERVER_TO_USER_PREFIX
-    from pushcli.publish import check_info
-    from pushcli.rest import RestClient
+    from pushcli.app.publish import check_info
+    from pushcli.client.rest import RestClient
+    from pushcli.protocol.limits import SERVER_TO_USER_PREFIX
+    from pushcli.ui import render
 
     info = check_info(info)
     if info and "user_count" in info and not (prefix or "").startswith("presence-"):
@@ -79,9 +79,10 @@ def channel(
 
     Example: pushcli channel presence-room --info user_count
     """
-    from pushcli import limits, render
-    from pushcli.publish import check_info
-    from pushcli.rest import RestClient
+    from pushcli.app.publish import check_info
+    from pushcli.client.rest import RestClient
+    from pushcli.protocol import limits
+    from pushcli.ui import render
 
     limits.check_channel(name)
     info = check_info(info, ("user_count", "subscription_count", "cache"))
@@ -115,9 +116,10 @@ def members(
 
     Example: pushcli members presence-room
     """
-    from pushcli import limits, render
+    from pushcli.client.rest import RestClient
     from pushcli.errors import InputError
-    from pushcli.rest import RestClient
+    from pushcli.protocol import limits
+    from pushcli.ui import render
 
     limits.check_channel(channel)
     if limits.channel_kind(channel) != "presence":

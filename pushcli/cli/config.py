@@ -17,7 +17,7 @@ app = typer.Typer(
 
 
 def _path(ctx: typer.Context):  # type: ignore[no-untyped-def]
-    from pushcli.profiles import config_path
+    from pushcli.client.profiles import config_path
 
     return config_path(state(ctx).config)
 
@@ -59,8 +59,9 @@ def add(
 
     Example: pushcli config add prod --app-id 123 --key abc --cluster eu --default
     """
-    from pushcli import profiles, render
+    from pushcli.client import profiles
     from pushcli.errors import ConfigError
+    from pushcli.ui import render
 
     values: dict[str, str] = {}
     lines = (
@@ -106,7 +107,8 @@ def list_(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 
     Example: pushcli config list
     """
-    from pushcli import profiles, render
+    from pushcli.client import profiles
+    from pushcli.ui import render
 
     doc = profiles.load_config(_path(ctx))
     default = doc.get("default")
@@ -152,7 +154,8 @@ def show(
 
     Example: pushcli config show prod
     """
-    from pushcli import profiles, render
+    from pushcli.client import profiles
+    from pushcli.ui import render
 
     st = state(ctx)
     settings = profiles.resolve(
@@ -185,7 +188,8 @@ def use(
 
     Example: pushcli config use prod
     """
-    from pushcli import profiles, render
+    from pushcli.client import profiles
+    from pushcli.ui import render
 
     profiles.use_profile(_path(ctx), name)
     render.message(f"default profile: {name}")
@@ -200,7 +204,8 @@ def remove(
 
     Example: pushcli config remove old
     """
-    from pushcli import profiles, render
+    from pushcli.client import profiles
+    from pushcli.ui import render
 
     profiles.remove_profile(_path(ctx), name)
     render.message(f"removed profile {name}")

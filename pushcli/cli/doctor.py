@@ -18,15 +18,15 @@ def doctor(
 
     Example: pushcli --profile prod doctor
     """
-    from pushcli import render
-    from pushcli.doctor import Doctor
+    from pushcli.app.doctor import Doctor
     from pushcli.errors import PushcliError
+    from pushcli.ui import render
 
     st = state(ctx)
     try:
         settings = st.settings(hint=False)
     except PushcliError as e:
-        from pushcli.doctor import Check
+        from pushcli.app.doctor import Check
 
         checks, ok, code = (
             [

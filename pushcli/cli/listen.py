@@ -73,7 +73,7 @@ def _signs_in(signin: bool | None, auth_endpoint: str | None) -> bool:
 
 
 def _check_channels(channels: list[str]) -> list[str]:
-    from pushcli import limits
+    from pushcli.protocol import limits
 
     if not channels:
         raise InputError("no channel given")
@@ -159,11 +159,13 @@ def listen(
     """
     import asyncio
 
-    from pushcli import authorize, liveview, render, tail
-    from pushcli.realtime import Listener
+    from pushcli.app import tail
+    from pushcli.client import authorize
+    from pushcli.client.realtime import Listener
+    from pushcli.ui import liveview, render
 
     stop_on_sigterm()
-    from pushcli.record import recording
+    from pushcli.app.record import recording
 
     settings = state(ctx).settings(hint=not serve).require("key", "location")
     channels = _check_channels(channels)
@@ -192,7 +194,7 @@ def listen(
         timeout=timeout,
         ready_file=ready_file,
     )
-    from pushcli.demo import run_with
+    from pushcli.app.demo import run_with
 
     demo_channel = channels[0] if demo else None
     if demo:
@@ -242,8 +244,11 @@ def client_event(
     """
     import asyncio
 
-    from pushcli import authorize, events, limits, liveview, tail
-    from pushcli.realtime import Listener
+    from pushcli.app import tail
+    from pushcli.client import authorize
+    from pushcli.client.realtime import Listener
+    from pushcli.protocol import events, limits
+    from pushcli.ui import liveview
 
     stop_on_sigterm()
 

@@ -87,7 +87,7 @@ def complete_profiles(ctx: typer.Context, incomplete: str) -> list[str]:
     Honours a ``--config PATH`` given earlier on the same command line.
     """
     try:
-        from pushcli.profiles import config_path, load_config
+        from pushcli.client.profiles import config_path, load_config
 
         given = ctx.find_root().params.get("config")
         names = load_config(config_path(given)).get("profiles", {})

@@ -1,6 +1,6 @@
 """The ``--replay`` side of ``pushcli batch``: option checks and the progress display.
 
-The timing itself is :mod:`pushcli.replay`. A replay goes over one connection in time order
+The timing itself is :mod:`pushcli.app.replay`. A replay goes over one connection in time order
 (``--parallel`` does not apply: spreading events over workers would reorder them).
 """
 
@@ -11,7 +11,7 @@ from pushcli.errors import InputError
 
 def prepare(events: list[Any], replay: bool, speed: float | None) -> float:
     """Check the options and every event's ``time`` before anything is sent; the speed to use."""
-    from pushcli import replay as core
+    from pushcli.app import replay as core
 
     if not replay:
         if speed is not None:
@@ -25,9 +25,9 @@ def prepare(events: list[Any], replay: bool, speed: float | None) -> float:
 
 
 def send(settings: Any, events: list[Any], *, speed: float, retries: int, progress: bool) -> Any:
-    from pushcli import render
-    from pushcli import replay as core
-    from pushcli.rest import RestClient
+    from pushcli.app import replay as core
+    from pushcli.client.rest import RestClient
+    from pushcli.ui import render
 
     if speed:
         render.message(

@@ -106,8 +106,8 @@ def serve(
     """
     import dataclasses
 
-    from pushcli.localhttp import is_loopback
     from pushcli.server import apps as server_apps
+    from pushcli.server.localhttp import is_loopback
 
     st = state(ctx)
     specs = list(apps or [])

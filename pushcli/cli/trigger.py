@@ -35,7 +35,9 @@ def trigger(
 
     Example: pushcli trigger my-channel my-event '{"message": "hello"}'
     """
-    from pushcli import events, publish, render
+    from pushcli.app import publish
+    from pushcli.protocol import events
+    from pushcli.ui import render
 
     settings = state(ctx).settings()
     wire = events.data_from_text(read_data(data), raw=raw)
@@ -59,7 +61,7 @@ def trigger(
 
 def send_event(settings: Any, body: dict[str, Any], *, dry_run: bool) -> Any:
     """POST /events, or with ``dry_run`` print the signed request instead (and return None)."""
-    from pushcli.rest import RestClient, build_request, encode_body
+    from pushcli.client.rest import RestClient, build_request, encode_body
 
     if dry_run:
         settings.require("app_id", "key", "secret", "location")

@@ -32,8 +32,10 @@ def send(
 
     Example: pushcli users send user-42 notice '{"text": "hi"}'
     """
-    from pushcli import events, limits, publish, render
+    from pushcli.app import publish
     from pushcli.cli.trigger import send_event
+    from pushcli.protocol import events, limits
+    from pushcli.ui import render
 
     settings = state(ctx).settings()
     _check_user_id(user_id)
@@ -55,8 +57,8 @@ def terminate(ctx: typer.Context, user_id: UserIdArg, json_out: JsonOpt = False)
 
     Example: pushcli users terminate user-42
     """
-    from pushcli import render
-    from pushcli.rest import RestClient
+    from pushcli.client.rest import RestClient
+    from pushcli.ui import render
 
     _check_user_id(user_id)
     with RestClient(state(ctx).settings()) as client:
@@ -68,8 +70,8 @@ def terminate(ctx: typer.Context, user_id: UserIdArg, json_out: JsonOpt = False)
 
 
 def _check_user_id(user_id: str) -> None:
-    from pushcli import limits
     from pushcli.errors import InputError
+    from pushcli.protocol import limits
 
     if not user_id or not limits.CHANNEL_NAME_RE.fullmatch(user_id):
         raise InputError(

@@ -31,8 +31,9 @@ def verify(
 
     Example: pushcli webhook verify --body body.json --signature 4f2a… --key app-key
     """
-    from pushcli import diagnose, render
     from pushcli.errors import RejectedError
+    from pushcli.protocol import diagnose
+    from pushcli.ui import render
 
     settings = state(ctx).settings().require("key", "secret")
     raw = read_stdin_bytes() if body == "-" else _read_bytes(body)
@@ -82,10 +83,10 @@ def listen(
 
     Example: pushcli webhook listen --port 9000 --forward-to http://localhost:3000/pusher/webhook
     """
-    from pushcli import render
+    from pushcli.app.webhooks import WebhookReceiver
     from pushcli.cli.auth import _bind
-    from pushcli.localhttp import is_loopback, make_server, run_until_stopped
-    from pushcli.webhooks import WebhookReceiver
+    from pushcli.server.localhttp import is_loopback, make_server, run_until_stopped
+    from pushcli.ui import render
 
     settings = state(ctx).settings().require("key", "secret")
     as_json = render.wants_json(json_out)
@@ -147,7 +148,8 @@ def send(
 
     Example: pushcli webhook send http://localhost:3000/pusher/webhook member_added --channel presence-room --user-id u1
     """
-    from pushcli import render, webhooks
+    from pushcli.app import webhooks
+    from pushcli.ui import render
 
     settings = state(ctx).settings().require("key", "secret")
     ev = webhooks.sample_event(event_name, channel=channel, user_id=user_id, data=data, event=event)

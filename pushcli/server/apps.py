@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pushcli import limits as client_limits
 from pushcli.errors import ConfigError
+from pushcli.protocol import limits as client_limits
 
 SECRET_ENV_PREFIX = "PUSHCLI_SERVE_SECRET_"  # noqa: S105 - a variable name, not a secret
 KEY_RE = re.compile(r"\A[A-Za-z0-9_.\-]+\Z")

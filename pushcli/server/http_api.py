@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from pushcli import signing
-from pushcli.limits import (
+from pushcli.protocol import signing
+from pushcli.protocol.limits import (
     CHANNEL_NAME_RE,
     SOCKET_ID_RE,
     channel_kind,

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from pushcli import signing
-from pushcli.limits import CHANNEL_NAME_RE, channel_kind, is_cache
+from pushcli.protocol import signing
+from pushcli.protocol.limits import CHANNEL_NAME_RE, channel_kind, is_cache
 from pushcli.server import wire
 from pushcli.server.apps import Limits
 from pushcli.server.state import SERVER_TO_USER_PREFIX, AppState

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pushcli.limits import is_cache
+from pushcli.protocol.limits import is_cache
 from pushcli.server import wire
 from pushcli.server.apps import App
 

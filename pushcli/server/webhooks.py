@@ -13,7 +13,7 @@ import logging
 import time
 from typing import Any
 
-from pushcli import signing
+from pushcli.protocol import signing
 from pushcli.server.apps import App
 
 log = logging.getLogger("pushcli.server")

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from pushcli import __version__
+from pushcli.client.profiles import Settings
 from pushcli.errors import ExitCode, PushcliError
-from pushcli.profiles import Settings
 
 SKEW_WARN = 30
 SKEW_FAIL = 600
@@ -233,7 +233,7 @@ class Doctor:
     def rest(self) -> bool:
         import httpx
 
-        from pushcli.rest import build_request, interpret
+        from pushcli.client.rest import build_request, interpret
 
         req = build_request(self.s, "GET", "/channels")
         start = time.perf_counter()
@@ -345,7 +345,7 @@ class Doctor:
             )
 
     def _trigger(self, channel: str, marker: str) -> None:
-        from pushcli.rest import RestClient
+        from pushcli.client.rest import RestClient
 
         with RestClient(self.s, retries=0, timeout=self.timeout) as client:
             client.trigger(

@@ -20,10 +20,11 @@ from typing import Any, Literal, Protocol
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from pushcli import __version__, limits
-from pushcli.crypto import DecryptError
+from pushcli import __version__
+from pushcli.client.profiles import Settings
 from pushcli.errors import RejectedError, UnavailableError
-from pushcli.profiles import Settings
+from pushcli.protocol import limits
+from pushcli.protocol.crypto import DecryptError
 
 PROTOCOL = 7
 PONG_TIMEOUT = 30.0

@@ -12,9 +12,9 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable
 
+from pushcli.client.profiles import Settings
 from pushcli.errors import InputError, UnavailableError
-from pushcli.localhttp import is_loopback
-from pushcli.profiles import Settings
+from pushcli.server.localhttp import is_loopback
 
 DEMO_EVENT = "demo"
 
@@ -66,8 +66,8 @@ class DemoPublisher:
         self._thread.join(5)
 
     def _run(self) -> None:
+        from pushcli.client.rest import RestClient
         from pushcli.errors import PushcliError
-        from pushcli.rest import RestClient
 
         n = 0
         with RestClient(self.settings, retries=1, timeout=5) as client:

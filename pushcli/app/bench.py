@@ -1,7 +1,7 @@
 """pushcli bench: measure a Pusher deployment end to end, with one clock.
 
 N lightweight protocol-7 subscribers (raw ``websockets``, no Listener: see
-:mod:`pushcli.benchwire`) listen on public channels
+:mod:`pushcli.client.benchwire`) listen on public channels
 ``bench-<run id>-<i>``; a publisher thread triggers through the REST API (:class:`RestClient`,
 one message or a batch of 10 per request). Every message's data is ``{"seq", "t", "pad"}`` where
 ``t`` is ``time.perf_counter_ns()`` taken by this process just before the request, so the
@@ -27,11 +27,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pushcli import limits
-from pushcli.benchwire import EVENT, Deliveries, Publisher, keepalive, open_subscriber, receive
+from pushcli.client.benchwire import (
+    EVENT,
+    Deliveries,
+    Publisher,
+    keepalive,
+    open_subscriber,
+    receive,
+)
+from pushcli.client.profiles import Settings
+from pushcli.client.realtime import ws_url
 from pushcli.errors import InputError, PushcliError
-from pushcli.profiles import Settings
-from pushcli.realtime import ws_url
+from pushcli.protocol import limits
 
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection

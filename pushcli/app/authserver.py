@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from pushcli.auth import channel_auth_response, user_auth_response
+from pushcli.client.profiles import Settings
 from pushcli.errors import PushcliError
-from pushcli.localhttp import HttpRequest, HttpResponse
-from pushcli.profiles import Settings
+from pushcli.protocol.auth import channel_auth_response, user_auth_response
+from pushcli.server.localhttp import HttpRequest, HttpResponse
 
 CHANNEL_PATH = "/pusher/auth"
 USER_PATH = "/pusher/user-auth"

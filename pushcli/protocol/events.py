@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pushcli import limits
 from pushcli.errors import InputError
+from pushcli.protocol import limits
 
 
 @dataclass(slots=True)

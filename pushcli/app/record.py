@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from pushcli.app.tail import Row, Sink
 from pushcli.errors import InputError
-from pushcli.tail import Row, Sink
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 

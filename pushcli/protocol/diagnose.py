@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from pushcli import limits, signing
 from pushcli.errors import InputError
+from pushcli.protocol import limits, signing
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The live tail: what to show, what counts, when to stop (--event, --system, --count, --until,
---timeout, --ready-file), and client events. Output goes to a sink (see pushcli.liveview).
+--timeout, --ready-file), and client events. Output goes to a sink (see pushcli.ui.liveview).
 
-Works on the items a :class:`pushcli.realtime.Listener` yields; imports nothing heavy itself.
+Works on the items a :class:`pushcli.client.realtime.Listener` yields; imports nothing heavy itself.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pushcli.errors import NotArrivedError, PushcliError, RejectedError, UnavailableError
 
 if TYPE_CHECKING:
-    from pushcli.realtime import Event, Item, Listener
+    from pushcli.client.realtime import Event, Item, Listener
 
 
 @dataclass(slots=True)
@@ -90,7 +90,7 @@ def _event_row(item: Event) -> Row:
 
 
 def rows_for(item: Item) -> list[Row]:
-    from pushcli.realtime import Event, MemberAdded, MemberRemoved, Subscribed
+    from pushcli.client.realtime import Event, MemberAdded, MemberRemoved, Subscribed
 
     if isinstance(item, Event):
         return [_event_row(item)]
@@ -111,7 +111,7 @@ def rows_for(item: Item) -> list[Row]:
 
 
 def status_text(item: Item) -> str | None:
-    from pushcli.realtime import Event, Problem, Status, Subscribed
+    from pushcli.client.realtime import Event, Problem, Status, Subscribed
 
     if isinstance(item, Status):
         if item.state == "connecting":
@@ -160,7 +160,7 @@ class Progress:
 
 
 async def _consume(listener: Listener, sink: Sink, opts: Options, progress: Progress) -> None:
-    from pushcli.realtime import Event
+    from pushcli.client.realtime import Event
 
     select = Selector(opts.events, opts.system, opts.until)
     wanted = set(listener.channels)
@@ -194,7 +194,7 @@ def _note(
     wanted: set[str],
 ) -> None:
     """Status lines, and the ready file once every channel is subscribed."""
-    from pushcli.realtime import Problem, Status, Subscribed
+    from pushcli.client.realtime import Problem, Status, Subscribed
 
     text = status_text(item)
     if text is not None:
@@ -295,7 +295,7 @@ async def send_client_event(
 
     Returns the socket id the event was sent from.
     """
-    from pushcli.realtime import Problem, Subscribed
+    from pushcli.client.realtime import Problem, Subscribed
 
     async with contextlib.aclosing(listener.items()) as items:
         try:
@@ -319,7 +319,7 @@ async def send_client_event(
 
 
 def _report(sink: Sink, item: Item) -> None:
-    from pushcli.realtime import Problem
+    from pushcli.client.realtime import Problem
 
     text = status_text(item)
     if text is not None and not isinstance(item, Problem):

@@ -4,7 +4,7 @@ Every event needs a ``time`` (unix seconds, as ``listen --record`` writes). Even
 at ``(time_i - time_0) / speed`` after the start; the events due at the same moment (or already
 overdue because the server is slower than the recording) go together in batch requests of at
 most 10 (events due within 2 ms count as the same moment), through
-:func:`pushcli.publish.send_batch`. ``speed`` 0 sends as fast as possible.
+:func:`pushcli.app.publish.send_batch`. ``speed`` 0 sends as fast as possible.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pushcli import publish
+from pushcli.app import publish
+from pushcli.app.publish import BatchResult
 from pushcli.errors import InputError
-from pushcli.events import Event
-from pushcli.publish import BatchResult
+from pushcli.protocol.events import Event
 
 #: events due within this long of each other go in the same request (sent up to this early)
 GROUP_WINDOW = 0.002

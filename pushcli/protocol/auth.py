@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pushcli import crypto, events, limits, signing
+from pushcli.client.profiles import Settings
 from pushcli.errors import InputError
-from pushcli.profiles import Settings
+from pushcli.protocol import crypto, events, limits, signing
 
 
 def parse_json_arg(text: str, what: str) -> Any:

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from pushcli import limits
 from pushcli.errors import ConfigError
+from pushcli.protocol import limits
 
 FIELDS = ("app_id", "key", "secret", "cluster", "host", "port", "scheme", "encryption_master_key")
 SECRET_FIELDS = ("secret", "encryption_master_key")
@@ -419,7 +419,7 @@ def validate_profile(values: dict[str, str]) -> dict[str, Any]:
             raise ConfigError(f"invalid scheme {values['scheme']!r}: use http or https")
         out["scheme"] = values["scheme"]
     if values.get("encryption_master_key"):
-        from pushcli.crypto import decode_master_key
+        from pushcli.protocol.crypto import decode_master_key
 
         decode_master_key(values["encryption_master_key"])
         out["encryption_master_key"] = values["encryption_master_key"].strip()

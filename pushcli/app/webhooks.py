@@ -8,10 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pushcli import diagnose, limits, signing
+from pushcli.client.profiles import Settings
 from pushcli.errors import InputError, RejectedError, UnavailableError
-from pushcli.localhttp import HttpRequest, HttpResponse
-from pushcli.profiles import Settings
+from pushcli.protocol import diagnose, limits, signing
+from pushcli.server.localhttp import HttpRequest, HttpResponse
 
 EVENT_NAMES = (
     "channel_occupied",

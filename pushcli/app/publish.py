@@ -7,10 +7,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pushcli import crypto, limits
+from pushcli.client.profiles import Settings
 from pushcli.errors import PushcliError, RejectedError, UnavailableError
-from pushcli.events import Event
-from pushcli.profiles import Settings
+from pushcli.protocol import crypto, limits
+from pushcli.protocol.events import Event
 
 INFO_VALUES = ("user_count", "subscription_count")
 
@@ -131,7 +131,7 @@ def send_batch(
     that would fail every later chunk (401/403/404, unreachable after retries) stops the run and
     marks everything not sent as failed.
     """
-    from pushcli.rest import encode_body
+    from pushcli.client.rest import encode_body
 
     result = BatchResult(total=len(events))
     start = time.perf_counter()
@@ -198,7 +198,7 @@ def _worker_init(counter: Any) -> None:
 def _worker_send(
     settings: Settings, events: list[Event], retries: int, timeout: float
 ) -> BatchResult:
-    from pushcli.rest import RestClient
+    from pushcli.client.rest import RestClient
 
     def bump(n: int) -> None:
         with _progress_counter.get_lock():
@@ -229,7 +229,7 @@ def send_parallel(
     import os
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    from pushcli.rest import RestClient
+    from pushcli.client.rest import RestClient
 
     if len(events) < PARALLEL_MIN_EVENTS:
         workers = 1  # starting workers costs more than it saves

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from pushcli import signing
+from pushcli.client.profiles import Settings
 from pushcli.errors import PushcliError, RejectedError, UnavailableError
-from pushcli.profiles import Settings
+from pushcli.protocol import signing
 
 USER_AGENT = "pushcli"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})

@@ -13,9 +13,9 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from pushcli import auth, crypto, limits
+from pushcli.client.profiles import Settings
 from pushcli.errors import ConfigError, InputError, RejectedError, UnavailableError
-from pushcli.profiles import Settings
+from pushcli.protocol import auth, crypto, limits
 
 BODY_EXCERPT = 300
 #: a syntactically valid socket id, to check that every channel can be signed before connecting

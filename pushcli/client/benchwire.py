@@ -1,7 +1,7 @@
 """The two sides of ``pushcli bench``: the REST publisher thread and the WebSocket subscribers.
 
-Imports ``websockets`` (and httpx through :mod:`pushcli.rest` when publishing): import this
-module only from :mod:`pushcli.bench`, inside the command.
+Imports ``websockets`` (and httpx through :mod:`pushcli.client.rest` when publishing): import this
+module only from :mod:`pushcli.app.bench`, inside the command.
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from pushcli import __version__, limits
+from pushcli import __version__
+from pushcli.client.profiles import Settings
+from pushcli.client.realtime import close_action, describe_connect_error
 from pushcli.errors import PushcliError, RejectedError, UnavailableError
-from pushcli.profiles import Settings
-from pushcli.realtime import close_action, describe_connect_error
+from pushcli.protocol import limits
 
 if TYPE_CHECKING:
-    from pushcli.bench import Plan
+    from pushcli.app.bench import Plan
 
 EVENT = "bench"
 PONG = json.dumps({"event": "pusher:pong", "data": {}})
@@ -59,7 +60,7 @@ class Publisher:
         self.finished_ns = 0
 
     def run(self) -> None:
-        from pushcli.rest import RestClient
+        from pushcli.client.rest import RestClient
 
         plan, channels = self.plan, self.plan.channel_names
         per = limits.MAX_EVENTS_PER_BATCH if plan.batch else 1
@@ -166,7 +167,7 @@ async def open_subscriber(
     Signing in (as ``listen`` does) keeps servers with user authentication (soketi closes
     connections not signed in within 30 s) from dropping long runs.
     """
-    from pushcli.auth import user_auth_response
+    from pushcli.protocol.auth import user_auth_response
 
     try:
         ws = await connect(

@@ -17,7 +17,7 @@ import time
 from collections import deque
 from typing import Any, TextIO
 
-from pushcli.tail import Row
+from pushcli.app.tail import Row
 
 PREFIX = "pushcli: "
 #: one encoder for every NDJSON line: json.dumps(obj, **options) builds a new one per call
@@ -201,7 +201,7 @@ class LiveSink:
             self.message = f"error: {text}"
 
     def observe(self, item: Any) -> None:
-        from pushcli.realtime import MemberAdded, MemberRemoved, Status, Subscribed
+        from pushcli.client.realtime import MemberAdded, MemberRemoved, Status, Subscribed
 
         with self._lock:
             if isinstance(item, Status):
@@ -228,7 +228,7 @@ class LiveSink:
     def __enter__(self) -> LiveSink:
         from rich.live import Live
 
-        from pushcli.render import console
+        from pushcli.ui.render import console
 
         self._live = Live(
             console=console(),

@@ -1,0 +1,1 @@
+"""One function per command, returning typed results; used by cli/ and api.py."""

@@ -1,0 +1,1 @@
+"""The client side's I/O: settings and profiles, REST, the WebSocket shell, authorizers."""

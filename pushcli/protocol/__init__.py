@@ -1,0 +1,1 @@
+"""Pure Pusher knowledge: no I/O, no settings, no printing."""
