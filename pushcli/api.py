@@ -32,8 +32,8 @@ from pushcli.errors import (
     UnavailableError,
 )
 from pushcli.protocol import events as _events
-from pushcli.protocol import limits
 from pushcli.protocol.auth import channel_auth_response, user_auth_response
+from pushcli.protocol.channels import check_channel, kind_of, server_to_user_channel
 
 __all__ = [
     "Client",
@@ -170,22 +170,22 @@ class Client:
         return self.rest.channels(prefix, publish.check_info(info))  # type: ignore[no-any-return]
 
     def channel(self, name: str, info: str | None = None) -> dict[str, Any]:
-        limits.check_channel(name)
+        check_channel(name)
         allowed = ("user_count", "subscription_count", "cache")
         answer: dict[str, Any] = self.rest.channel(name, publish.check_info(info, allowed))
         return answer
 
     def members(self, channel: str) -> list[str]:
         """User ids of a presence channel's members."""
-        limits.check_channel(channel)
-        if limits.channel_kind(channel) != "presence":
+        check_channel(channel)
+        if not kind_of(channel).has_members:
             from pushcli.errors import InputError
 
             raise InputError(f"{channel} is not a presence channel")
         return [u["id"] for u in self.rest.users(channel).get("users", [])]
 
     def send_to_user(self, user_id: str, event: str, data: Any = None) -> Any:
-        return self.trigger(f"{limits.SERVER_TO_USER_PREFIX}{user_id}", event, data)
+        return self.trigger(server_to_user_channel(user_id), event, data)
 
     def terminate_user(self, user_id: str) -> Any:
         return self.rest.terminate(user_id)
@@ -237,7 +237,7 @@ class Client:
         from pushcli.client.realtime import Event, Listener, MemberAdded, MemberRemoved
 
         for channel in channels:
-            limits.check_channel(channel)
+            check_channel(channel)
         uid = user_id or authorize.default_user_id()
         info = None if user_info is None else json.dumps(user_info, separators=(",", ":"))
         authorizer = authorize.build(

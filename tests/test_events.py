@@ -7,7 +7,7 @@ import json
 import pytest
 
 from pushcli.errors import InputError
-from pushcli.protocol import events, limits
+from pushcli.protocol import channels, events, limits
 
 MAX = limits.SELF_HOSTED_MAX_DATA_BYTES
 
@@ -127,14 +127,14 @@ def test_channel_list_limits(channels: list[str]) -> None:
 
 
 def test_channel_names() -> None:
-    assert limits.check_channel("-a_b=c@d,e.f;g") == "-a_b=c@d,e.f;g"
-    assert limits.check_channel("#server-to-user-42", allow_server_to_user=True)
+    assert channels.check_channel("-a_b=c@d,e.f;g") == "-a_b=c@d,e.f;g"
+    assert channels.check_channel("#server-to-user-42", allow_server_to_user=True)
     for bad in ["", "a b", "a#b", "x" * 201, "ü"]:
         with pytest.raises(InputError):
-            limits.check_channel(bad)
-    assert limits.channel_kind("private-encrypted-cache-x") == "encrypted"
-    assert limits.channel_kind("presence-cache-x") == "presence"
-    assert limits.is_cache("private-cache-x") and not limits.is_cache("private-x")
+            channels.check_channel(bad)
+    assert channels.kind_of("private-encrypted-cache-x") is channels.ChannelKind.ENCRYPTED
+    assert channels.kind_of("presence-cache-x") is channels.ChannelKind.PRESENCE
+    assert channels.is_cache("private-cache-x") and not channels.is_cache("private-x")
 
 
 def test_failed_event_line_keeps_plain_data() -> None:

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 from pushcli.client.profiles import Settings
 from pushcli.errors import PushcliError
 from pushcli.protocol.auth import channel_auth_response, user_auth_response
+from pushcli.protocol.channels import kind_of
 from pushcli.server.localhttp import HttpRequest, HttpResponse
 
 CHANNEL_PATH = "/pusher/auth"
@@ -99,7 +100,7 @@ class AuthEndpoint:
                 if fnmatch.fnmatchcase(channel, pattern):
                     return 403, {"error": f"denied by --deny {pattern}"}, f"denied ({pattern})"
             kwargs: dict[str, Any] = {}
-            if channel.startswith("presence-"):
+            if kind_of(channel).has_members:
                 kwargs["user_id"], kwargs["user_info"] = self._identity(params, req)
                 record["user_id"] = kwargs["user_id"]
             answer = channel_auth_response(self.settings, channel, socket_id, **kwargs)

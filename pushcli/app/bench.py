@@ -38,7 +38,7 @@ from pushcli.client.benchwire import (
 from pushcli.client.profiles import Settings
 from pushcli.client.realtime import ws_url
 from pushcli.errors import InputError, PushcliError
-from pushcli.protocol import limits
+from pushcli.protocol.channels import check_channel
 
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
@@ -125,7 +125,7 @@ def make_plan(
         drain=drain,
     )
     for name in plan.channel_names:
-        limits.check_channel(name)
+        check_channel(name)
     return plan
 
 

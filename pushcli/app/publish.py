@@ -10,6 +10,7 @@ from typing import Any
 from pushcli.client.profiles import Settings
 from pushcli.errors import PushcliError, RejectedError, UnavailableError
 from pushcli.protocol import crypto, limits
+from pushcli.protocol.channels import kind_of
 from pushcli.protocol.events import Event
 
 INFO_VALUES = ("user_count", "subscription_count")
@@ -43,7 +44,7 @@ def trigger_body(
     limits.check_event_name(name)
     if socket_id is not None:
         limits.check_socket_id(socket_id)
-    if limits.channel_kind(channels[0]) == "encrypted":
+    if kind_of(channels[0]).encrypted:
         key = crypto.require_master_key(settings.encryption_master_key, channels[0])
         data = crypto.encrypt(channels[0], data, key)
     limits.check_data_size(data, settings.max_data_bytes)
@@ -63,7 +64,7 @@ def encrypt_events(settings: Settings, events: list[Event]) -> None:
     """Encrypt, in place, every event for a private-encrypted- channel; check final sizes."""
     key: bytes | None = None
     for ev in events:
-        if limits.channel_kind(ev.channel) == "encrypted":
+        if kind_of(ev.channel).encrypted:
             if key is None:
                 key = crypto.require_master_key(settings.encryption_master_key, ev.channel)
             ev.plain = ev.data

@@ -10,7 +10,8 @@ from typing import Any
 
 from pushcli.client.profiles import Settings
 from pushcli.errors import InputError, RejectedError, UnavailableError
-from pushcli.protocol import diagnose, limits, signing
+from pushcli.protocol import diagnose, signing
+from pushcli.protocol.channels import check_channel, kind_of
 from pushcli.server.localhttp import HttpRequest, HttpResponse
 
 EVENT_NAMES = (
@@ -40,21 +41,21 @@ def sample_event(
         raise InputError(f"unknown webhook event {name!r} (one of: {', '.join(EVENT_NAMES)})")
     if name.startswith("member_"):
         channel = channel or "presence-demo"
-        if limits.channel_kind(channel) != "presence":
+        if not kind_of(channel).has_members:
             raise InputError(f"{name} happens only on presence- channels")
         user_id = user_id or "user-1"
     channel = channel or "demo"
-    limits.check_channel(channel)
+    check_channel(channel)
     out: dict[str, Any] = {"name": name, "channel": channel}
     if name.startswith("member_"):
         out["user_id"] = user_id
     elif name == "client_event":
-        if not channel.startswith(("private-", "presence-")):
+        if not kind_of(channel).client_events:
             raise InputError("client events happen only on private- and presence- channels")
         out["event"] = event or "client-demo"
         out["data"] = data if data is not None else "{}"
         out["socket_id"] = socket_id or "123.456"
-        if user_id or channel.startswith("presence-"):
+        if user_id or kind_of(channel).has_members:
             out["user_id"] = user_id or "user-1"
     elif name == "subscription_count":
         out["subscription_count"] = 1

@@ -5,6 +5,7 @@ from typing import Annotated
 import typer
 
 from pushcli.cli.options import JsonOpt, state
+from pushcli.protocol.channels import PRESENCE_PREFIX, check_channel, kind_of
 
 InfoOpt = Annotated[
     str | None,
@@ -33,11 +34,11 @@ def channels(
     """
     from pushcli.app.publish import check_info
     from pushcli.client.rest import RestClient
-    from pushcli.protocol.limits import SERVER_TO_USER_PREFIX
+    from pushcli.protocol.channels import SERVER_TO_USER_PREFIX, is_internal
     from pushcli.ui import render
 
     info = check_info(info)
-    if info and "user_count" in info and not (prefix or "").startswith("presence-"):
+    if info and "user_count" in info and not (prefix or "").startswith(PRESENCE_PREFIX):
         from pushcli.errors import InputError
 
         raise InputError("--info user_count needs --prefix presence-")
@@ -46,9 +47,9 @@ def channels(
     found = answer.get("channels") if isinstance(answer, dict) else None
     found = found if isinstance(found, dict) else {}
     hidden = 0
-    if not show_all and not (prefix or "").startswith("#"):
+    if not show_all and not is_internal(prefix or ""):
         # soketi lists the channel pusher-js subscribes to after signin; it is no app channel.
-        kept = {n: a for n, a in found.items() if not n.startswith(SERVER_TO_USER_PREFIX)}
+        kept = {n: a for n, a in found.items() if not is_internal(n)}
         hidden = len(found) - len(kept)
         if hidden:
             found = kept
@@ -81,12 +82,11 @@ def channel(
     """
     from pushcli.app.publish import check_info
     from pushcli.client.rest import RestClient
-    from pushcli.protocol import limits
     from pushcli.ui import render
 
-    limits.check_channel(name)
+    check_channel(name)
     info = check_info(info, ("user_count", "subscription_count", "cache"))
-    if info and "user_count" in info and limits.channel_kind(name) != "presence":
+    if info and "user_count" in info and not kind_of(name).has_members:
         from pushcli.errors import InputError
 
         raise InputError("--info user_count is only for presence- channels")
@@ -118,11 +118,10 @@ def members(
     """
     from pushcli.client.rest import RestClient
     from pushcli.errors import InputError
-    from pushcli.protocol import limits
     from pushcli.ui import render
 
-    limits.check_channel(channel)
-    if limits.channel_kind(channel) != "presence":
+    check_channel(channel)
+    if not kind_of(channel).has_members:
         raise InputError(
             f"{channel} is not a presence channel: members exist only on presence- channels"
         )

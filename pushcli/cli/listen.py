@@ -7,6 +7,7 @@ import typer
 
 from pushcli.cli.options import JsonOpt, read_data, state, stop_on_sigterm
 from pushcli.errors import InputError
+from pushcli.protocol.channels import check_channel, client_event_refusal, kind_of
 
 AuthEndpointOpt = Annotated[
     str | None,
@@ -73,14 +74,13 @@ def _signs_in(signin: bool | None, auth_endpoint: str | None) -> bool:
 
 
 def _check_channels(channels: list[str]) -> list[str]:
-    from pushcli.protocol import limits
 
     if not channels:
         raise InputError("no channel given")
     for c in channels:
-        if c.startswith("#"):
+        if not kind_of(c).subscribable:
             raise InputError(f"{c}: server-to-user channels cannot be subscribed to")
-        limits.check_channel(c)
+        check_channel(c)
     if len(set(channels)) != len(channels):
         raise InputError("a channel is listed twice")
     return channels
@@ -252,13 +252,9 @@ def client_event(
 
     stop_on_sigterm()
 
-    kind = limits.channel_kind(limits.check_channel(channel))
-    if kind == "public":
-        raise InputError(f"{channel} is public: client events need a private- or presence- channel")
-    if kind == "encrypted":
-        raise InputError(f"{channel}: client events are not allowed on encrypted channels")
-    if kind == "server-to-user":
-        raise InputError(f"{channel}: client events need a private- or presence- channel")
+    refusal = client_event_refusal(check_channel(channel))
+    if refusal is not None:
+        raise InputError(refusal)
     limits.check_event_name(event)
     if not event.startswith("client-"):
         raise InputError(f"client event names must start with client- (got {event!r})")

@@ -5,6 +5,7 @@ from typing import Annotated
 import typer
 
 from pushcli.cli.options import DryRunOpt, JsonOpt, RawOpt, read_data, state
+from pushcli.protocol.channels import CHANNEL_NAME_RE, server_to_user_channel
 
 app = typer.Typer(
     help="Send events to a signed-in user, or terminate their connections.",
@@ -34,13 +35,13 @@ def send(
     """
     from pushcli.app import publish
     from pushcli.cli.trigger import send_event
-    from pushcli.protocol import events, limits
+    from pushcli.protocol import events
     from pushcli.ui import render
 
     settings = state(ctx).settings()
     _check_user_id(user_id)
     wire = events.data_from_text(read_data(data), raw=raw)
-    channel = f"{limits.SERVER_TO_USER_PREFIX}{user_id}"
+    channel = server_to_user_channel(user_id)
     body = publish.trigger_body(settings, [channel], event, wire)
     answer = send_event(settings, body, dry_run=dry_run)
     if dry_run:
@@ -71,9 +72,8 @@ def terminate(ctx: typer.Context, user_id: UserIdArg, json_out: JsonOpt = False)
 
 def _check_user_id(user_id: str) -> None:
     from pushcli.errors import InputError
-    from pushcli.protocol import limits
 
-    if not user_id or not limits.CHANNEL_NAME_RE.fullmatch(user_id):
+    if not user_id or not CHANNEL_NAME_RE.fullmatch(user_id):
         raise InputError(
             f"invalid user id {user_id!r}: only letters, digits and -_=@,.; are allowed"
         )

@@ -15,7 +15,8 @@ from typing import Any
 
 from pushcli.client.profiles import Settings
 from pushcli.errors import ConfigError, InputError, RejectedError, UnavailableError
-from pushcli.protocol import auth, crypto, limits
+from pushcli.protocol import auth, crypto
+from pushcli.protocol.channels import kind_of
 
 BODY_EXCERPT = 300
 #: a syntactically valid socket id, to check that every channel can be signed before connecting
@@ -50,11 +51,11 @@ class LocalAuthorizer:
     def check(self, channels: list[str]) -> None:
         """Fail before connecting: missing secret (3), missing master key (3), bad user info (4)."""
         for channel in channels:
-            if limits.channel_kind(channel) != "public":
+            if kind_of(channel).needs_auth:
                 self._answer(channel, _PROBE_SOCKET_ID)
 
     def _answer(self, channel: str, socket_id: str) -> dict[str, str]:
-        presence = limits.channel_kind(channel) == "presence"
+        presence = kind_of(channel).has_members
         return auth.channel_auth_response(
             self.settings,
             channel,
@@ -144,13 +145,13 @@ def _check_answer(channel: str, body: str, status: int) -> dict[str, str]:
             f"{_excerpt(body) or '(empty body)'}",
             status=status,
         )
-    kind = limits.channel_kind(channel)
+    kind = kind_of(channel)
     out = {"auth": answer["auth"]}
-    if kind == "presence":
+    if kind.has_members:
         if not isinstance(answer.get("channel_data"), str):
             raise RejectedError(f"auth endpoint answered without channel_data for {channel}")
         out["channel_data"] = answer["channel_data"]
-    if kind == "encrypted":
+    if kind.encrypted:
         if not isinstance(answer.get("shared_secret"), str):
             raise RejectedError(f"auth endpoint answered without shared_secret for {channel}")
         out["shared_secret"] = answer["shared_secret"]
@@ -192,10 +193,10 @@ def build(
         return EndpointAuthorizer(endpoint, parsed)
     if parsed:
         raise InputError("--auth-header only applies with --auth-endpoint")
-    if all(limits.channel_kind(c) == "public" for c in channels):
+    if not any(kind_of(c).needs_auth for c in channels):
         return None
     if not settings.secret:
-        private = [c for c in channels if limits.channel_kind(c) != "public"]
+        private = [c for c in channels if kind_of(c).needs_auth]
         raise ConfigError(
             f"{private[0]} needs authorization: configure the app secret "
             "(PUSHER_APP_SECRET or the profile), or use --auth-endpoint URL"

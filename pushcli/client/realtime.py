@@ -23,7 +23,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from pushcli import __version__
 from pushcli.client.profiles import Settings
 from pushcli.errors import RejectedError, UnavailableError
-from pushcli.protocol import limits
+from pushcli.protocol.channels import kind_of
 from pushcli.protocol.crypto import DecryptError
 
 PROTOCOL = 7
@@ -393,15 +393,15 @@ class Listener:
             await self._send_or_lose(ws, _frame("pusher:signin", answer))
         for channel in self.channels:
             data: dict[str, str] = {"channel": channel}
-            kind = limits.channel_kind(channel)
-            if kind != "public":
+            kind = kind_of(channel)
+            if kind.needs_auth:
                 if self.authorizer is None:
                     raise RejectedError(f"{channel} needs authorization")
                 answer = await self.authorizer.authorize(channel, socket_id)
                 data["auth"] = answer["auth"]
                 if "channel_data" in answer:
                     data["channel_data"] = answer["channel_data"]
-                if kind == "encrypted":
+                if kind.encrypted:
                     self._decrypt[channel] = self.authorizer.decryptor(channel, answer)
             await self._send_or_lose(ws, _frame("pusher:subscribe", data))
 
@@ -509,7 +509,7 @@ class Listener:
             return []
         if event == "pusher_internal:subscription_succeeded":
             members = None
-            if limits.channel_kind(channel) == "presence":
+            if kind_of(channel).has_members:
                 presence = d.get("presence")
                 presence = presence if isinstance(presence, dict) else {}
                 hash_ = presence.get("hash")

@@ -8,6 +8,7 @@ from typing import Any
 from pushcli.client.profiles import Settings
 from pushcli.errors import InputError
 from pushcli.protocol import crypto, events, limits, signing
+from pushcli.protocol.channels import check_channel, kind_of
 
 
 def parse_json_arg(text: str, what: str) -> Any:
@@ -41,16 +42,16 @@ def channel_auth_response(
 
     Presence ``channel_data`` always carries ``user_info``: ``default_user_info`` without one.
     """
-    limits.check_channel(channel)
+    check_channel(channel)
     limits.check_socket_id(socket_id)
-    kind = limits.channel_kind(channel)
-    if kind == "public":
+    kind = kind_of(channel)
+    if not kind.needs_auth:
         raise InputError(
             f"{channel} is a public channel: it needs no auth (use private- or presence-)"
         )
     settings.require("key", "secret")
     key, secret = settings.key or "", settings.secret or ""
-    if kind == "presence":
+    if kind.has_members:
         if not user_id:
             raise InputError("presence channels need --user-id")
         if user_info is None:
@@ -71,7 +72,7 @@ def channel_auth_response(
     if user_id or user_info:
         raise InputError("--user-id and --user-info are only for presence- channels")
     answer = {"auth": signing.channel_auth(key, secret, socket_id, channel)}
-    if kind == "encrypted":
+    if kind.encrypted:
         master = crypto.require_master_key(settings.encryption_master_key, channel)
         answer["shared_secret"] = crypto.shared_secret_b64(channel, master)
     return answer

@@ -13,6 +13,7 @@ from typing import Any
 
 from pushcli.errors import InputError
 from pushcli.protocol import limits, signing
+from pushcli.protocol.channels import ChannelKind, check_channel, kind_of
 
 
 @dataclass
@@ -66,13 +67,13 @@ def verify_channel_auth(
     *,
     channel_data: str | None = None,
 ) -> Verdict:
-    limits.check_channel(channel)
+    check_channel(channel)
     limits.check_socket_id(socket_id)
-    kind = limits.channel_kind(channel)
-    if kind == "public":
+    kind = kind_of(channel)
+    if not kind.needs_auth:
         raise InputError(f"{channel} is a public channel: subscriptions to it are not signed")
     given_key, given_sig = _split_auth(auth)
-    data = channel_data if kind == "presence" else None
+    data = channel_data if kind.has_members else None
     string = signing.channel_auth_string(socket_id, channel, data)
     expected_sig = signing.hmac_hex(secret, string)
     verdict = Verdict(
@@ -92,13 +93,13 @@ def verify_channel_auth(
         if signing.verify_hex(expected_sig, given_sig):
             causes.append("the signature itself is right: only the key prefix is wrong")
             return verdict
-    if kind == "presence" and channel_data is None:
+    if kind.has_members and channel_data is None:
         causes.append(
             "presence channels sign socket_id:channel:channel_data: give --channel-data with the "
             "exact channel_data string the endpoint returned"
         )
         return verdict
-    if kind != "presence" and channel_data is not None:
+    if not kind.has_members and channel_data is not None:
         with_data = signing.hmac_hex(
             secret, signing.channel_auth_string(socket_id, channel, channel_data)
         )
@@ -118,7 +119,7 @@ def verify_channel_auth(
                     "that was sent: sign and send the very same channel_data string"
                 )
                 return verdict
-    if kind == "presence" and data is not None:
+    if kind.has_members and data is not None:
         bare = signing.hmac_hex(secret, signing.channel_auth_string(socket_id, channel))
         if signing.verify_hex(bare, given_sig):
             causes.append("the endpoint signed socket_id:channel without the channel_data")
@@ -138,9 +139,11 @@ def verify_channel_auth(
 
 def _channel_name_variants(channel: str) -> list[str]:
     out = []
-    for prefix in ("private-encrypted-", "private-", "presence-"):
-        if channel.startswith(prefix):
-            out.append(channel[len(prefix) :])
+    kind = kind_of(channel)
+    if kind.needs_auth:  # the name with its prefix stripped: a common mistake of auth endpoints
+        out.append(channel[len(kind.prefix) :])
+        if kind.encrypted:
+            out.append(channel[len(ChannelKind.PRIVATE.prefix) :])
     if channel != channel.strip():
         out.append(channel.strip())
     return out

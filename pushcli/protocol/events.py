@@ -9,6 +9,7 @@ from typing import Any
 
 from pushcli.errors import InputError
 from pushcli.protocol import limits
+from pushcli.protocol.channels import check_channel
 
 
 @dataclass(slots=True)
@@ -190,7 +191,7 @@ def event_from_obj(obj: Any, origin: str, *, max_data_bytes: int) -> list[Event]
         channel = obj.get("channel")
         if not isinstance(channel, str):
             raise InputError('missing "channel" (or "channels")')
-        limits.check_channel(channel, allow_server_to_user=True)
+        check_channel(channel, allow_server_to_user=True)
         channels = (channel,)
     data = wire_data(obj["data"]) if "data" in obj else "{}"
     socket_id = obj.get("socket_id")

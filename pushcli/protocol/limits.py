@@ -5,15 +5,12 @@ from __future__ import annotations
 import re
 
 from pushcli.errors import InputError
+from pushcli.protocol.channels import check_channel, kind_of
 
-# Anchored with \A and \Z (as the official libraries do), not ^ and $: ``$`` also matches
-# before a trailing newline, so "orders\n" would pass. Check with ``fullmatch``.
-CHANNEL_NAME_RE = re.compile(r"\A[-a-zA-Z0-9_=@,.;]+\Z")
 SOCKET_ID_RE = re.compile(r"\A[0-9]+\.[0-9]+\Z")
 #: What an event name never contains: control characters (a newline from a line-based
 #: pipeline, a tab, NUL) and lone surrogates (an argument or JSON escape that is not UTF-8).
 EVENT_NAME_BAD_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-MAX_CHANNEL_NAME = 200
 MAX_EVENT_NAME = 200
 MAX_CHANNELS_PER_TRIGGER = 100
 MAX_EVENTS_PER_BATCH = 10
@@ -21,45 +18,6 @@ MAX_EVENTS_PER_BATCH = 10
 PUSHER_MAX_DATA_BYTES = 10 * 1024
 SELF_HOSTED_MAX_DATA_BYTES = 100 * 1024
 MAX_PRESENCE_USER_INFO_BYTES = 1024
-
-SERVER_TO_USER_PREFIX = "#server-to-user-"
-ENCRYPTED_PREFIX = "private-encrypted-"
-CACHE_PREFIXES = ("cache-", "private-cache-", "private-encrypted-cache-", "presence-cache-")
-
-
-def channel_kind(channel: str) -> str:
-    """One of ``public``, ``private``, ``presence``, ``encrypted``, ``server-to-user``."""
-    if channel.startswith("#server-to-user-"):
-        return "server-to-user"
-    if channel.startswith(ENCRYPTED_PREFIX):
-        return "encrypted"
-    if channel.startswith("private-"):
-        return "private"
-    if channel.startswith("presence-"):
-        return "presence"
-    return "public"
-
-
-def is_cache(channel: str) -> bool:
-    return channel.startswith(CACHE_PREFIXES)
-
-
-def check_channel(channel: str, *, allow_server_to_user: bool = False) -> str:
-    if allow_server_to_user and channel.startswith(SERVER_TO_USER_PREFIX):
-        rest = channel[len(SERVER_TO_USER_PREFIX) :]
-        if rest and CHANNEL_NAME_RE.fullmatch(rest) and len(channel) <= MAX_CHANNEL_NAME:
-            return channel
-    if not channel:
-        raise InputError("empty channel name")
-    if len(channel) > MAX_CHANNEL_NAME:
-        raise InputError(
-            f"channel name too long ({len(channel)} > {MAX_CHANNEL_NAME}): {channel[:40]}…"
-        )
-    if not CHANNEL_NAME_RE.fullmatch(channel):
-        raise InputError(
-            f"invalid channel name {channel!r}: only letters, digits and -_=@,.; are allowed"
-        )
-    return channel
 
 
 def check_channels(channels: list[str], *, allow_server_to_user: bool = False) -> list[str]:
@@ -71,7 +29,7 @@ def check_channels(channels: list[str], *, allow_server_to_user: bool = False) -
         )
     for c in channels:
         check_channel(c, allow_server_to_user=allow_server_to_user)
-    if len(channels) > 1 and any(channel_kind(c) == "encrypted" for c in channels):
+    if len(channels) > 1 and any(kind_of(c).encrypted for c in channels):
         raise InputError(
             "an event for a private-encrypted- channel cannot go to other channels too"
         )

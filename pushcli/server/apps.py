@@ -19,6 +19,7 @@ from typing import Any
 
 from pushcli.errors import ConfigError
 from pushcli.protocol import limits as client_limits
+from pushcli.protocol.channels import MAX_CHANNEL_NAME
 
 SECRET_ENV_PREFIX = "PUSHCLI_SERVE_SECRET_"  # noqa: S105 - a variable name, not a secret
 KEY_RE = re.compile(r"\A[A-Za-z0-9_.\-]+\Z")
@@ -31,7 +32,7 @@ class Limits:
     max_event_data_bytes: int = client_limits.SELF_HOSTED_MAX_DATA_BYTES
     max_channels_per_event: int = client_limits.MAX_CHANNELS_PER_TRIGGER
     max_events_per_batch: int = client_limits.MAX_EVENTS_PER_BATCH
-    max_channel_name: int = client_limits.MAX_CHANNEL_NAME
+    max_channel_name: int = MAX_CHANNEL_NAME
     max_event_name: int = client_limits.MAX_EVENT_NAME
     max_presence_members: int = 100
     max_presence_user_info_bytes: int = 2 * 1024

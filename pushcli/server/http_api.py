@@ -17,16 +17,11 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from pushcli.protocol import signing
-from pushcli.protocol.limits import (
-    CHANNEL_NAME_RE,
-    SOCKET_ID_RE,
-    channel_kind,
-    is_cache,
-    valid_event_name_chars,
-)
+from pushcli.protocol.channels import PRESENCE_PREFIX, is_cache, kind_of, valid_name
+from pushcli.protocol.limits import SOCKET_ID_RE, valid_event_name_chars
 from pushcli.server import wire
 from pushcli.server.apps import App, AppRegistry, Limits
-from pushcli.server.state import SERVER_TO_USER_PREFIX, AppState
+from pushcli.server.state import AppState
 
 log = logging.getLogger("pushcli.server")
 
@@ -184,7 +179,7 @@ class Api:
         for c in channels:
             if not _valid_channel(c, lim.max_channel_name, allow_user=True):
                 raise HttpError(400, f"{where}invalid channel name {c[:100]!r}")
-        if len(channels) > 1 and any(channel_kind(c) == "encrypted" for c in channels):
+        if len(channels) > 1 and any(kind_of(c).encrypted for c in channels):
             raise HttpError(
                 400, f"{where}an event for an encrypted channel cannot go to other channels"
             )
@@ -216,14 +211,14 @@ class Api:
     def channels(self, state: AppState, params: dict[str, str]) -> Reply:
         prefix = params.get("filter_by_prefix", "")
         info = _parse_info(params.get("info"), ("user_count", "subscription_count"))
-        if "user_count" in info and not prefix.startswith("presence-"):
+        if "user_count" in info and not prefix.startswith(PRESENCE_PREFIX):
             raise HttpError(400, "info=user_count needs filter_by_prefix=presence-")
         out = {name: _info(state, name, info) for name in state.channels if name.startswith(prefix)}
         return ok({"channels": out})
 
     def channel(self, state: AppState, name: str, params: dict[str, str]) -> Reply:
         info = _parse_info(params.get("info"), ("user_count", "subscription_count", "cache"))
-        if "user_count" in info and channel_kind(name) != "presence":
+        if "user_count" in info and not kind_of(name).has_members:
             raise HttpError(400, "info=user_count is only for presence- channels")
         if "cache" in info and not is_cache(name):
             raise HttpError(400, "info=cache is only for cache channels")
@@ -241,7 +236,7 @@ class Api:
         return ok(out)
 
     def users(self, state: AppState, name: str) -> Reply:
-        if channel_kind(name) != "presence":
+        if not kind_of(name).has_members:
             raise HttpError(400, "users can only be listed for presence- channels")
         ch = state.channel(name)
         members = ch.members if ch is not None and ch.members is not None else {}
@@ -335,7 +330,7 @@ def _parse_info(raw: Any, allowed: tuple[str, ...]) -> list[str]:
 def _info(state: AppState, name: str, info: list[str]) -> dict[str, int]:
     out: dict[str, int] = {}
     ch = state.channel(name)
-    if "user_count" in info and channel_kind(name) == "presence":
+    if "user_count" in info and kind_of(name).has_members:
         out["user_count"] = len(ch.members) if ch is not None and ch.members is not None else 0
     if "subscription_count" in info:
         out["subscription_count"] = len(ch.subscribers) if ch is not None else 0
@@ -343,7 +338,4 @@ def _info(state: AppState, name: str, info: list[str]) -> dict[str, int]:
 
 
 def _valid_channel(name: str, max_len: int, *, allow_user: bool = False) -> bool:
-    if allow_user and name.startswith(SERVER_TO_USER_PREFIX):
-        rest = name[len(SERVER_TO_USER_PREFIX) :]
-        return bool(rest) and len(name) <= max_len and CHANNEL_NAME_RE.fullmatch(rest) is not None
-    return 0 < len(name) <= max_len and CHANNEL_NAME_RE.fullmatch(name) is not None
+    return valid_name(name, allow_server_to_user=allow_user, max_len=max_len)

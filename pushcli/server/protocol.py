@@ -15,10 +15,16 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from pushcli.protocol import signing
-from pushcli.protocol.limits import CHANNEL_NAME_RE, channel_kind, is_cache
+from pushcli.protocol.channels import (
+    CHANNEL_NAME_RE,
+    ChannelKind,
+    is_cache,
+    kind_of,
+    server_to_user_channel,
+)
 from pushcli.server import wire
 from pushcli.server.apps import Limits
-from pushcli.server.state import SERVER_TO_USER_PREFIX, AppState
+from pushcli.server.state import AppState
 
 PROTOCOL_VERSIONS = range(5, 8)
 #: client event refusals and size limits (soketi's code; 4300+ is "other error", non-fatal)
@@ -199,8 +205,8 @@ class Session:
                 f"The channel name is longer than {self.limits.max_channel_name} characters.",
                 UNAUTHORIZED,
             )
-        if channel.startswith(SERVER_TO_USER_PREFIX):
-            if self.user_id is not None and channel == SERVER_TO_USER_PREFIX + self.user_id:
+        if kind_of(channel) is ChannelKind.SERVER_TO_USER:
+            if self.user_id is not None and channel == server_to_user_channel(self.user_id):
                 return self._internal("pusher_internal:subscription_succeeded", {}, channel)
             return self._subscription_error(
                 channel, "AuthError", "Sign in (pusher:signin) as this user first.", UNAUTHORIZED
@@ -212,13 +218,13 @@ class Session:
                 "Invalid channel name: only letters, digits and -_=@,.; are allowed.",
                 UNAUTHORIZED,
             )
-        kind = channel_kind(channel)
+        kind = kind_of(channel)
         member: tuple[str, Any] | None = None
-        if kind == "presence":
+        if kind.has_members:
             member = self._presence_member(channel, data)
             if member is None:
                 return
-        elif kind in ("private", "encrypted"):
+        elif kind.needs_auth:
             if not self._check_auth(channel, data.get("auth"), f"{self.socket_id}:{channel}"):
                 return
         already = channel in self.channels
@@ -347,7 +353,7 @@ class Session:
             return "client events are disabled for this app."
         if not isinstance(channel, str) or channel not in self.channels:
             return "not subscribed to the channel."
-        if channel_kind(channel) not in ("private", "presence"):
+        if not kind_of(channel).client_events:
             return (
                 "only private and presence channels take client events (not public or encrypted)."
             )

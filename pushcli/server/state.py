@@ -13,11 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pushcli.protocol.limits import is_cache
+from pushcli.protocol.channels import is_cache, user_of_server_channel
 from pushcli.server import wire
 from pushcli.server.apps import App
-
-SERVER_TO_USER_PREFIX = "#server-to-user-"
 
 Notify = Callable[[App, dict[str, Any]], None]
 
@@ -214,8 +212,9 @@ class AppState:
 
     def publish(self, name: str, data: bytes, except_id: str | None = None) -> int:
         """Write one frame to every subscriber of ``name`` (or to a user's connections)."""
-        if name.startswith(SERVER_TO_USER_PREFIX):
-            targets = self.users.get(name[len(SERVER_TO_USER_PREFIX) :])
+        user = user_of_server_channel(name)
+        if user is not None:
+            targets = self.users.get(user)
         else:
             ch = self.channels.get(name)
             targets = ch.subscribers if ch is not None else None
