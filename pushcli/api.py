@@ -162,7 +162,7 @@ class Client:
         sent = publish.send_batch(self.rest, result.events)
         if raise_on_failure and sent.failed:
             if sent.sent == 0 and sent.fatal is not None:
-                raise sent.fatal
+                raise sent.fatal.error()
             raise PartialFailure(f"{len(sent.failed)} of {sent.total} events failed")
         return sent
 

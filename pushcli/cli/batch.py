@@ -34,6 +34,17 @@ def batch(
             help="Connections to send over; channels are split between them and each keeps its order.",
         ),
     ] = 4,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            min=0.1,
+            max=300,
+            metavar="S",
+            help="Seconds to wait for each request's answer; a request with no answer may still "
+            "have been delivered.",
+        ),
+    ] = 10.0,
     replay: Annotated[
         bool,
         typer.Option(
@@ -81,11 +92,15 @@ def batch(
     show_progress = render.stdout_is_tty() and not json_out and len(evs) > 10
     if replay:
         progress = render.stdout_is_tty() and not json_out
-        result = replay_cli.send(settings, evs, speed=speed, retries=retries, progress=progress)
+        result = replay_cli.send(
+            settings, evs, speed=speed, retries=retries, timeout=timeout, progress=progress
+        )
     elif show_progress:
-        result = _send_with_progress(settings, evs, parallel, retries)
+        result = _send_with_progress(settings, evs, parallel, retries, timeout)
     else:
-        result = publish.send_parallel(settings, evs, workers=parallel, retries=retries)
+        result = publish.send_parallel(
+            settings, evs, workers=parallel, retries=retries, timeout=timeout
+        )
 
     if result.failed and failed_to is not None:
         _write_failed(failed_to, result.failed)
@@ -94,11 +109,10 @@ def batch(
         summary["failed_to"] = str(failed_to)
     if render.wants_json(json_out):
         render.print_json(summary)
+        if result.maybe_duplicated:
+            render.message(_duplicates_note(result.maybe_duplicated))
     else:
-        render.message(
-            f"sent {result.sent} of {result.total} events in {result.requests} requests, "
-            f"{result.seconds:.2f} s ({result.rate:,.0f} events/s); {len(result.failed)} failed"
-        )
+        render.message(_summary_line(result))
     if not result.failed:
         return
     resume = (
@@ -106,15 +120,45 @@ def batch(
         if failed_to
         else " (use --failed-to FILE to keep them)"
     )
-    error = result.fatal or result.first_error
-    if result.sent == 0 and error is not None:
-        error.message = f"nothing sent: {error.message}{resume}"
-        raise error  # its own code: 5 rejected, 6 unavailable
+    unknown = len(result.unknown)
+    problem = result.fatal or result.first_error
+    if result.sent == 0 and problem is not None:
+        what = (
+            f"nothing confirmed sent ({unknown} events got no answer and may have been delivered)"
+            if unknown
+            else "nothing sent"
+        )
+        # its own code: 5 rejected, 6 unavailable (also when no answer came)
+        raise problem.error(f"{what}: {problem.message}{resume}")
+    maybe = f", {unknown} of them with no answer (they may have been delivered)" if unknown else ""
     first = result.errors[0] if result.errors else ""
-    raise PartialFailure(f"{len(result.failed)} of {result.total} events failed: {first}{resume}")
+    raise PartialFailure(
+        f"{len(result.failed)} of {result.total} events failed{maybe}: {first}{resume}"
+    )
 
 
-def _send_with_progress(settings: Any, evs: list[Any], parallel: int, retries: int) -> Any:
+def _summary_line(result: Any) -> str:
+    line = (
+        f"sent {result.sent} of {result.total} events in {result.requests} requests, "
+        f"{result.seconds:.2f} s ({result.rate:,.0f} events/s); {len(result.failed)} failed"
+    )
+    if result.unknown:
+        line += f", {len(result.unknown)} of them unknown (may have been delivered)"
+    if result.maybe_duplicated:
+        line += f"; {_duplicates_note(result.maybe_duplicated)}"
+    return line
+
+
+def _duplicates_note(n: int) -> str:
+    return (
+        f"{n} events were sent again after a request with no answer: they may have been "
+        "delivered twice"
+    )
+
+
+def _send_with_progress(
+    settings: Any, evs: list[Any], parallel: int, retries: int, timeout: float
+) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from pushcli.app import publish
@@ -136,7 +180,7 @@ def _send_with_progress(settings: Any, evs: list[Any], parallel: int, retries: i
             bar.refresh()
 
         return publish.send_parallel(
-            settings, evs, workers=parallel, retries=retries, progress=advance
+            settings, evs, workers=parallel, retries=retries, timeout=timeout, progress=advance
         )
 
 

@@ -24,7 +24,15 @@ def prepare(events: list[Any], replay: bool, speed: float | None) -> float:
     return speed
 
 
-def send(settings: Any, events: list[Any], *, speed: float, retries: int, progress: bool) -> Any:
+def send(
+    settings: Any,
+    events: list[Any],
+    *,
+    speed: float,
+    retries: int,
+    progress: bool,
+    timeout: float = 10.0,
+) -> Any:
     from pushcli.app import replay as core
     from pushcli.client.rest import RestClient
     from pushcli.ui import render
@@ -34,7 +42,7 @@ def send(settings: Any, events: list[Any], *, speed: float, retries: int, progre
             f"replaying {len(events)} events over {core.duration(events, speed):.1f} s "
             f"(speed {speed:g})"
         )
-    with RestClient(settings, retries=retries) as client:
+    with RestClient(settings, retries=retries, timeout=timeout) as client:
         if not progress:
             return core.send(client, events, speed=speed)
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn

@@ -76,9 +76,21 @@ def build_request(
 class ServerError(UnavailableError):
     """A 5xx answer (kept distinct so batch can retry and report it)."""
 
-    def __init__(self, message: str, status: int) -> None:
+    def __init__(self, message: str, status: int = 500) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after: float | None = None
+
+
+class OutcomeUnknown(UnavailableError):
+    """The request went out, but no answer came back (read timeout, connection lost): the server
+    may have acted on it. Retrying such a request can deliver its events twice."""
+
+
+def outcome_unknown(e: PushcliError) -> bool:
+    """Whether the server may have accepted the request that ended in ``e``: no answer came, or a
+    gateway answered 504 (it gave up waiting for the server, which may still have acted)."""
+    return isinstance(e, OutcomeUnknown) or (isinstance(e, ServerError) and e.status == 504)
 
 
 def _error_message(status: int, payload: Any, text: str) -> str:
@@ -113,15 +125,32 @@ def interpret(status: int, content: bytes, server: str, retry_after: str | None 
     if status < 400:
         return payload if payload is not None else text
     msg = _error_message(status, payload, text)
+    err: ServerError | RejectedError
     if status >= 500:
-        raise ServerError(f"{server} answered {status}: {msg}", status)
-    err = RejectedError(f"rejected by {server} ({status}): {msg}", status=status)
-    if status == 429 and retry_after:
-        try:
-            err.retry_after = min(float(retry_after), 30.0)
-        except ValueError:
-            pass
+        err = ServerError(f"{server} answered {status}: {msg}", status)
+    else:
+        err = RejectedError(f"rejected by {server} ({status}): {msg}", status=status)
+    if status in (429, 503):
+        err.retry_after = parse_retry_after(retry_after)
     raise err
+
+
+#: the longest Retry-After pushcli waits, whatever the server asks
+MAX_RETRY_AFTER = 30.0
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delay-seconds form), capped; None if absent
+    or not a number (then the usual backoff applies)."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    if seconds != seconds or seconds < 0:  # NaN, negative
+        return None
+    return min(seconds, MAX_RETRY_AFTER)
 
 
 def backoff_delay(attempt: int, base: float = 0.2, cap: float = 5.0) -> float:
@@ -157,6 +186,8 @@ class RestClient:
         self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         self._json_headers = {**self._headers, "Content-Type": "application/json"}
         self.requests_sent = 0
+        #: whether the last call() had an attempt whose outcome is unknown (see call())
+        self.last_call_uncertain = False
 
     def __enter__(self) -> RestClient:
         return self
@@ -194,8 +225,19 @@ class RestClient:
                 content = resp.read()
             finally:
                 resp.close()
-        except httpx.TimeoutException:
+        except httpx.ReadTimeout:
+            raise OutcomeUnknown(
+                f"{self.server} did not answer in time (it may have accepted the request)"
+            ) from None
+        except httpx.TimeoutException:  # connecting or sending: the request did not get there
             raise UnavailableError(f"{self.server} did not answer in time") from None
+        except (httpx.ReadError, httpx.RemoteProtocolError) as e:
+            # The request was sent; the connection broke before a whole answer came back.
+            reason = str(e) or e.__class__.__name__
+            raise OutcomeUnknown(
+                f"connection to {self.server} lost before its answer ({reason}); "
+                "it may have accepted the request"
+            ) from None
         except httpx.TransportError as e:
             reason = str(e) or e.__class__.__name__
             raise UnavailableError(f"cannot reach {self.server}: {reason}") from None
@@ -211,14 +253,26 @@ class RestClient:
         body: bytes | None = None,
         params: Mapping[str, str] | None = None,
     ) -> Any:
-        """Sign, send and retry on 429, 5xx and network errors (bounded)."""
+        """Sign, send and retry on 429, 5xx and network errors (bounded).
+
+        Afterwards :attr:`last_call_uncertain` says whether an attempt ended with no answer (see
+        :func:`outcome_unknown`): then the server may have acted on the request although this
+        call raised, or acted twice although it returned (retries are at-least-once).
+        """
         attempt = 0
+        self.last_call_uncertain = False
         while True:
             req = self.build(method, path, body=body, params=params)
             try:
                 return self.send_once(req)
             except PushcliError as e:
+                if outcome_unknown(e):
+                    self.last_call_uncertain = True
                 if not retryable(e) or attempt >= self.retries:
+                    if self.last_call_uncertain and not outcome_unknown(e):
+                        e.message += (
+                            " (an earlier attempt got no answer: the server may have accepted it)"
+                        )
                     raise
                 self._sleep(retry_delay(e, attempt))
                 attempt += 1
@@ -257,6 +311,7 @@ def retryable(e: PushcliError) -> bool:
 
 
 def retry_delay(e: PushcliError, attempt: int) -> float:
-    if isinstance(e, RejectedError) and e.retry_after is not None:
+    """The server's ``Retry-After`` (429, 503) when it gave one, else backoff with jitter."""
+    if isinstance(e, RejectedError | ServerError) and e.retry_after is not None:
         return e.retry_after
     return backoff_delay(attempt)
