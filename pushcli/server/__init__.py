@@ -93,7 +93,8 @@ class Server:
         self._sweeper = loop.create_task(self._sweep())
 
     async def _sweep(self) -> None:
-        """Once a second: keep-alive pings, 4201 for silent clients, idle HTTP, expired cache."""
+        """Once a second: keep-alive pings, 4201 for silent clients, idle HTTP, expired cache,
+        the subscription counts of large channels."""
         interval = max(0.2, min(1.0, self.activity_timeout / 4, self.pong_timeout / 4))
         while True:
             await asyncio.sleep(interval)
@@ -107,6 +108,7 @@ class Server:
                     conn.transport.close()
             for state in self.states.values():
                 state.expire_cache()
+                state.flush_counts()
 
     async def stop(self, grace: float = 2.0) -> None:
         """Stop accepting, close every client with 4200, send queued webhooks."""
