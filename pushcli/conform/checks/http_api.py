@@ -3,6 +3,7 @@ users (send to user, terminate connections)."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -321,8 +322,6 @@ async def presence_users(ctx: Context) -> str:
 
 
 async def _signed_in(ctx: Context, user: str) -> Any:
-    import json
-
     conn = await ctx.connect()
     user_data = json.dumps({"id": user}, separators=(",", ":"))
     auth = signing.user_auth(ctx.key, ctx.secret, conn.socket_id, user_data)
