@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     UNAVAILABLE = 6
     PARTIAL = 7
     NOT_ARRIVED = 8
+    NONCONFORMING = 9
     INTERRUPTED = 130
 
 

@@ -400,7 +400,8 @@ def test_profile_completion_follows_the_config_file(
 
 def test_bash_completes_commands_and_options(completion_env: dict[str, str]) -> None:
     assert bash_complete(completion_env, "pushcli tri") == ["trigger"]
-    assert bash_complete(completion_env, "pushcli con") == ["config"]
+    assert bash_complete(completion_env, "pushcli con") == ["config", "conform"]
+    assert bash_complete(completion_env, "pushcli conform --dest") == ["--destructive"]
     assert bash_complete(completion_env, "pushcli config u") == ["use"]
     assert "sign" in bash_complete(completion_env, "pushcli auth ")
     assert bash_complete(completion_env, "pushcli --pro") == ["--profile"]

@@ -250,6 +250,7 @@ def _register() -> None:
     lazy("config", "pushcli.cli.config:app")
     lazy("serve", "pushcli.cli.serve:serve")
     lazy("bench", "pushcli.cli.bench:bench")
+    lazy("conform", "pushcli.cli.conform:conform")
 
 
 _register()

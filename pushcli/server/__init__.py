@@ -184,7 +184,7 @@ class Server:
 
     async def _sweep(self) -> None:
         """Once a second: keep-alive pings, 4201 for silent clients, HTTP requests that take too
-        long (408), idle HTTP, expired cache."""
+        long (408), idle HTTP, expired cache, the subscription counts of large channels."""
         request_timeout = self.limits.request_timeout_seconds
         interval = max(
             0.2, min(1.0, self.activity_timeout / 4, self.pong_timeout / 4, request_timeout / 4)
@@ -204,6 +204,7 @@ class Server:
                     conn.transport.close()
             for state in self.states.values():
                 state.expire_cache()
+                state.flush_counts()
 
     async def stop(self, grace: float = 2.0) -> None:
         """Stop accepting, close every client with 4200, send queued webhooks."""

@@ -238,6 +238,8 @@ class Session:
             )
         else:
             self._internal("pusher_internal:subscription_succeeded", {}, channel)
+        if not already:
+            self.state.subscription_counted(channel)
         if is_cache(channel) and not already:
             self._send_cached(channel)
 

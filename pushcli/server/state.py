@@ -17,6 +17,10 @@ from pushcli.protocol.channels import is_cache, user_of_server_channel
 from pushcli.server import wire
 from pushcli.server.apps import App
 
+#: up to this many subscribers, a channel hears its new subscription count at once; larger
+#: channels hear it from the once-a-second sweep (flush_counts), as Pusher throttles it
+COUNT_AT_ONCE = 100
+
 Notify = Callable[[App, dict[str, Any]], None]
 
 
@@ -80,6 +84,7 @@ class AppState:
         self.cache: dict[str, Cached] = {}
         self.cache_bytes = 0
         self._pending: dict[Client, list[bytes]] | None = None
+        self._counts_due: set[str] = set()
         self.quiet = False  # no webhooks while the server shuts down
 
     # ---- webhooks
@@ -161,7 +166,29 @@ class AppState:
         if not ch.subscribers:
             del self.channels[name]
             self.hook("channel_vacated", name)
+        else:
+            self.subscription_counted(name)
         return True
+
+    def subscription_counted(self, name: str) -> None:
+        """Send the channel's subscribers ``pusher_internal:subscription_count``."""
+        ch = self.channels.get(name)
+        if ch is None:
+            return
+        if len(ch.subscribers) > COUNT_AT_ONCE:
+            self._counts_due.add(name)
+            return
+        count = {"subscription_count": len(ch.subscribers)}
+        self.publish(name, wire.internal("pusher_internal:subscription_count", count, name))
+
+    def flush_counts(self) -> None:
+        """The subscription counts of large channels that changed since the last call."""
+        due, self._counts_due = self._counts_due, set()
+        for name in due:
+            ch = self.channels.get(name)
+            if ch is not None:
+                count = {"subscription_count": len(ch.subscribers)}
+                self.publish(name, wire.internal("pusher_internal:subscription_count", count, name))
 
     def presence_snapshot(self, name: str) -> dict[str, Any]:
         ch = self.channels.get(name)
