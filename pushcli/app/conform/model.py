@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
-
-if TYPE_CHECKING:
-    from pushcli.app.conform.context import Context
+from typing import Any, Literal
 
 Status = Literal["pass", "fail", "skip"]
 
@@ -40,7 +37,9 @@ class Skipped(Exception):
     """The check cannot run here; the message says why."""
 
 
-CheckFn = Callable[["Context"], Awaitable[str]]
+#: a check takes the run's :class:`~pushcli.app.conform.context.Context` (typed Any here: the
+#: context imports this module, and a model that imports it back would make a circle)
+CheckFn = Callable[[Any], Awaitable[str]]
 
 
 @dataclass(frozen=True)
