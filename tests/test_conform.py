@@ -150,7 +150,9 @@ def test_soketi_destructive_checks(soketi_restartable: Soketi) -> None:
     code, doc, _ = conform(server.env(), "--destructive", "--only", "websocket", "--timeout", "1")
     assert code == ExitCode.NONCONFORMING
     assert "malformed_subscribe" in by_status(doc, "fail")
-    assert "stopped accepting connections" in observed(doc, "malformed_subscribe")
+    # soketi shuts down: the check sees either its closing 4200 or the refused reconnect first
+    seen = observed(doc, "malformed_subscribe")
+    assert "stopped accepting connections" in seen or "closed the connection (4200)" in seen, seen
     assert exits(server)
     server.stop()
     server.start()
