@@ -1,4 +1,7 @@
-"""Webhooks: sample bodies, signing, sending, and the receiving side of `webhook listen`."""
+"""Webhooks: sending samples (``webhook send``) and the receiving side of ``webhook listen``.
+
+The events, body and signature are :mod:`pushcli.protocol.webhooks`'s (as the embedded server's).
+"""
 
 from __future__ import annotations
 
@@ -9,78 +12,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pushcli.client.profiles import Settings
-from pushcli.errors import InputError, RejectedError, UnavailableError
-from pushcli.protocol import diagnose, signing
-from pushcli.protocol.channels import check_channel, kind_of
+from pushcli.errors import RejectedError, UnavailableError
+from pushcli.protocol import diagnose
+from pushcli.protocol import webhooks as protocol_webhooks
+from pushcli.protocol.webhooks import EVENT_NAMES as EVENT_NAMES
+from pushcli.protocol.webhooks import sample_event as sample_event
 from pushcli.server.localhttp import HttpRequest, HttpResponse
 
-EVENT_NAMES = (
-    "channel_occupied",
-    "channel_vacated",
-    "member_added",
-    "member_removed",
-    "client_event",
-    "cache_miss",
-    "subscription_count",
-)
 #: The headers a webhook carries that matter for verification, forwarded as received.
 FORWARD_HEADERS = ("content-type", "x-pusher-key", "x-pusher-signature", "user-agent")
 
 
-def sample_event(
-    name: str,
-    *,
-    channel: str | None = None,
-    user_id: str | None = None,
-    data: str | None = None,
-    event: str | None = None,
-    socket_id: str | None = None,
-) -> dict[str, Any]:
-    """One webhook event of the given kind, with the fields Pusher sends for it."""
-    if name not in EVENT_NAMES:
-        raise InputError(f"unknown webhook event {name!r} (one of: {', '.join(EVENT_NAMES)})")
-    if name.startswith("member_"):
-        channel = channel or "presence-demo"
-        if not kind_of(channel).has_members:
-            raise InputError(f"{name} happens only on presence- channels")
-        user_id = user_id or "user-1"
-    channel = channel or "demo"
-    check_channel(channel)
-    out: dict[str, Any] = {"name": name, "channel": channel}
-    if name.startswith("member_"):
-        out["user_id"] = user_id
-    elif name == "client_event":
-        if not kind_of(channel).client_events:
-            raise InputError("client events happen only on private- and presence- channels")
-        out["event"] = event or "client-demo"
-        out["data"] = data if data is not None else "{}"
-        out["socket_id"] = socket_id or "123.456"
-        if user_id or kind_of(channel).has_members:
-            out["user_id"] = user_id or "user-1"
-    elif name == "subscription_count":
-        out["subscription_count"] = 1
-    elif user_id:
-        raise InputError(f"--user-id does not apply to {name}")
-    if data is not None and name != "client_event":
-        raise InputError("--data applies only to client_event")
-    return out
-
-
 def body_for(events: list[dict[str, Any]], *, time_ms: int | None = None) -> bytes:
-    ms = int(time.time() * 1000) if time_ms is None else time_ms
-    return json.dumps({"time_ms": ms, "events": events}, separators=(",", ":")).encode()
+    return protocol_webhooks.body(events, int(time.time() * 1000) if time_ms is None else time_ms)
 
 
 def headers_for(settings: Settings, body: bytes, *, bad_signature: bool = False) -> dict[str, str]:
-    sig = signing.webhook_signature(settings.secret or "", body)
-    if bad_signature:
-        sig = signing.webhook_signature((settings.secret or "") + "-forged", body)
-    return {
-        "Content-Type": "application/json",
-        "X-Pusher-Key": settings.key or "",
-        "X-Pusher-Signature": sig,
-        "User-Agent": "pushcli-webhook",
-    }
+    secret = (settings.secret or "") + ("-forged" if bad_signature else "")
+    return protocol_webhooks.headers(settings.key or "", secret, body, user_agent="pushcli-webhook")
 
 
 @dataclass

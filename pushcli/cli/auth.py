@@ -160,6 +160,7 @@ def serve(
 
     Example: pushcli auth serve --port 8080 --cors-origin http://localhost:5173 --deny 'private-admin-*'
     """
+    from pushcli.app import logs
     from pushcli.app.authserver import AuthEndpoint
     from pushcli.server.localhttp import is_loopback, make_server, run_until_stopped
     from pushcli.ui import render
@@ -200,7 +201,8 @@ def serve(
         f"pushcli: auth endpoint on http://{host}:{bound}/pusher/auth and /pusher/user-auth "
         f"(app key {settings.key}); Ctrl-C stops"
     )
-    run_until_stopped(server)
+    with logs.to_stderr("pushcli.server.localhttp"):  # a request that failed: one line
+        run_until_stopped(server)
 
 
 def _bind(make_server, host: str, port: int, handler):  # type: ignore[no-untyped-def]

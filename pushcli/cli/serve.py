@@ -106,6 +106,7 @@ def serve(
     """
     import dataclasses
 
+    from pushcli.app import logs
     from pushcli.server import apps as server_apps
     from pushcli.server.localhttp import is_loopback
 
@@ -126,27 +127,29 @@ def serve(
             raise ConfigError("give either --app-id/--key or --app/--apps-file, not both")
         app_list = [server_apps.parse_app_spec(s) for s in specs]
         if apps_file is not None:
-            app_list += server_apps.load_apps_file(apps_file.expanduser())
+            with logs.to_stderr("pushcli.server"):  # its warning, as one plain line
+                app_list += server_apps.load_apps_file(apps_file.expanduser())
     if no_client_events:
         app_list = [dataclasses.replace(a, client_events=False) for a in app_list]
     hooks = [server_apps.check_webhook_url(u) for u in webhook_urls or []]
 
     from pushcli.server import cli_run
 
-    cli_run(
-        app_list,
-        host=host,
-        port=port,
-        limits=dataclasses.replace(
-            server_apps.Limits.with_data_limit(max_data_kb),
-            request_timeout_seconds=request_timeout,
-            max_cache_channels=cache_max_channels,
-            max_cache_bytes=cache_max_mb * 1024 * 1024,
-        ),
-        activity_timeout=activity_timeout,
-        pong_timeout=pong_timeout,
-        cache_ttl=cache_ttl,
-        webhook_urls=hooks,
-        verbose=verbose,
-        ready_file=ready_file,
-    )
+    with logs.to_stderr("pushcli.server", fmt=logs.SERVE_FORMAT):
+        cli_run(
+            app_list,
+            host=host,
+            port=port,
+            limits=dataclasses.replace(
+                server_apps.Limits.with_data_limit(max_data_kb),
+                request_timeout_seconds=request_timeout,
+                max_cache_channels=cache_max_channels,
+                max_cache_bytes=cache_max_mb * 1024 * 1024,
+            ),
+            activity_timeout=activity_timeout,
+            pong_timeout=pong_timeout,
+            cache_ttl=cache_ttl,
+            webhook_urls=hooks,
+            verbose=verbose,
+            ready_file=ready_file,
+        )

@@ -83,6 +83,7 @@ def listen(
 
     Example: pushcli webhook listen --port 9000 --forward-to http://localhost:3000/pusher/webhook
     """
+    from pushcli.app import logs
     from pushcli.app.webhooks import WebhookReceiver
     from pushcli.cli.auth import _bind
     from pushcli.server.localhttp import is_loopback, make_server, run_until_stopped
@@ -114,7 +115,8 @@ def listen(
         f"pushcli: receiving webhooks on http://{host}:{server.server_address[1]}/ (app key {settings.key}){where}; Ctrl-C stops"
     )
     try:
-        run_until_stopped(server)
+        with logs.to_stderr("pushcli.server.localhttp"):  # a request that failed: one line
+            run_until_stopped(server)
     finally:
         render.message(f"pushcli: {receiver.received} webhooks, {receiver.invalid} invalid")
 

@@ -121,7 +121,7 @@ class EndpointAuthorizer:
             ) from None
         if len(key) != 32:
             raise RejectedError(f"auth endpoint's shared_secret for {channel} is not 32 bytes")
-        return lambda wire: open_secretbox(wire, key)
+        return lambda wire: crypto.open_box(wire, key)
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -156,25 +156,6 @@ def _check_answer(channel: str, body: str, status: int) -> dict[str, str]:
             raise RejectedError(f"auth endpoint answered without shared_secret for {channel}")
         out["shared_secret"] = answer["shared_secret"]
     return out
-
-
-def open_secretbox(wire: str, key: bytes) -> str:
-    """Decrypt ``{"nonce", "ciphertext"}`` with a channel's shared secret (from an endpoint)."""
-    import nacl.exceptions
-    import nacl.secret
-
-    try:
-        payload = json.loads(wire)
-        nonce = base64.b64decode(payload["nonce"])
-        ciphertext = base64.b64decode(payload["ciphertext"])
-    except (ValueError, KeyError, TypeError) as e:
-        raise crypto.DecryptError(f"not an encrypted payload ({e.__class__.__name__})") from None
-    try:
-        return nacl.secret.SecretBox(key).decrypt(ciphertext, nonce).decode()
-    except (nacl.exceptions.CryptoError, ValueError, UnicodeDecodeError):
-        raise crypto.DecryptError(
-            "cannot decrypt: wrong shared secret or corrupted payload"
-        ) from None
 
 
 def build(

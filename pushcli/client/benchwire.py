@@ -14,7 +14,7 @@ import threading
 import time
 from array import array
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
@@ -24,9 +24,6 @@ from pushcli.client.profiles import Settings
 from pushcli.client.realtime import close_action, describe_connect_error
 from pushcli.errors import PushcliError, RejectedError, UnavailableError
 from pushcli.protocol import limits
-
-if TYPE_CHECKING:
-    from pushcli.app.bench import Plan
 
 EVENT = "bench"
 PONG = json.dumps({"event": "pusher:pong", "data": {}})
@@ -42,8 +39,27 @@ def payload(seq: int, t_ns: int, size: int) -> str:
 # --- the publisher (a thread: RestClient is synchronous) ---------------------------------------
 
 
+class PublishPlan(Protocol):
+    """What the publisher follows (``pushcli.app.bench.Plan`` is one)."""
+
+    @property
+    def channels(self) -> int: ...
+    @property
+    def channel_names(self) -> list[str]: ...
+    @property
+    def rate(self) -> float | None: ...  # messages per second; None: as fast as possible
+    @property
+    def messages(self) -> int | None: ...  # None: until ``duration``
+    @property
+    def duration(self) -> float | None: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def batch(self) -> bool: ...
+
+
 class Publisher:
-    def __init__(self, plan: Plan, settings: Settings, retries: int) -> None:
+    def __init__(self, plan: PublishPlan, settings: Settings, retries: int) -> None:
         self.plan = plan
         self.settings = settings
         self.retries = retries

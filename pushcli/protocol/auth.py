@@ -1,14 +1,29 @@
-"""Auth responses as an app's auth endpoint returns them (pure apart from the settings)."""
+"""Auth responses as an app's auth endpoint returns them (pure: credentials come as an object
+with the app's key, secret and master key, e.g. the client's ``Settings``)."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
-from pushcli.client.profiles import Settings
 from pushcli.errors import InputError
 from pushcli.protocol import crypto, events, limits, signing
 from pushcli.protocol.channels import check_channel, kind_of
+
+
+class Credentials(Protocol):
+    """What signing an auth response needs (``pushcli.client.profiles.Settings`` is one)."""
+
+    @property
+    def key(self) -> str | None: ...
+    @property
+    def secret(self) -> str | None: ...
+    @property
+    def encryption_master_key(self) -> str | None: ...
+
+    def require(self, *names: str) -> object:
+        """Raise (``ConfigError``, saying where to set them) unless ``names`` are all set."""
+        ...
 
 
 def parse_json_arg(text: str, what: str) -> Any:
@@ -31,7 +46,7 @@ def default_user_info(user_id: str) -> dict[str, str]:
 
 
 def channel_auth_response(
-    settings: Settings,
+    settings: Credentials,
     channel: str,
     socket_id: str,
     *,
@@ -85,7 +100,7 @@ def check_user_data(user_data: str) -> str:
     return user_data.strip()
 
 
-def user_auth_response(settings: Settings, socket_id: str, user_data: str) -> dict[str, str]:
+def user_auth_response(settings: Credentials, socket_id: str, user_data: str) -> dict[str, str]:
     """``{auth, user_data}`` for ``pusher:signin``; user_data is signed exactly as given."""
     limits.check_socket_id(socket_id)
     user_data = check_user_data(user_data)

@@ -55,6 +55,12 @@ class DecryptError(Exception):
 
 def decrypt(channel: str, wire: str | dict[str, Any], master_key: bytes) -> str:
     """Decrypt an encrypted-channel payload; raise DecryptError when it cannot be."""
+    return open_box(wire, shared_secret(channel, master_key), key_name="master key")
+
+
+def open_box(wire: str | dict[str, Any], key: bytes, *, key_name: str = "shared secret") -> str:
+    """Decrypt ``{"nonce", "ciphertext"}`` with a channel's shared secret (derived from the
+    master key, or given by an auth endpoint); raise DecryptError when it cannot be."""
     import nacl.exceptions
     import nacl.secret
 
@@ -64,11 +70,10 @@ def decrypt(channel: str, wire: str | dict[str, Any], master_key: bytes) -> str:
         ciphertext = base64.b64decode(payload["ciphertext"])
     except (ValueError, KeyError, TypeError) as e:
         raise DecryptError(f"not an encrypted payload ({e.__class__.__name__})") from None
-    box = nacl.secret.SecretBox(shared_secret(channel, master_key))
     try:
-        return box.decrypt(ciphertext, nonce).decode()
+        return nacl.secret.SecretBox(key).decrypt(ciphertext, nonce).decode()
     except (nacl.exceptions.CryptoError, ValueError, UnicodeDecodeError):
-        raise DecryptError("cannot decrypt: wrong master key or corrupted payload") from None
+        raise DecryptError(f"cannot decrypt: wrong {key_name} or corrupted payload") from None
 
 
 def require_master_key(b64: str | None, channel: str) -> bytes:

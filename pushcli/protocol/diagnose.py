@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pushcli.errors import InputError
-from pushcli.protocol import limits, signing
+from pushcli.protocol import limits, signing, webhooks
 from pushcli.protocol.channels import ChannelKind, check_channel, kind_of
 
 
@@ -183,10 +183,10 @@ def verify_user_auth(key: str, secret: str, socket_id: str, auth: str, user_data
 def verify_webhook(
     secret: str, app_key: str, body: bytes, signature: str, header_key: str | None = None
 ) -> Verdict:
-    expected = signing.webhook_signature(secret, body)
+    expected = webhooks.signature(secret, body)
     key_ok = header_key is None or header_key == app_key
     verdict = Verdict(
-        valid=key_ok and signing.verify_hex(expected, signature),
+        valid=key_ok and webhooks.verify(secret, body, signature),
         string_to_sign=f"<{len(body)} bytes of body>",
         expected=expected,
         given=signature.strip(),
@@ -214,7 +214,7 @@ def verify_webhook(
     for label, variant in _json_variants(text):
         candidates.append((f"re-serialised {label}", variant.encode()))
     for label, candidate in candidates:
-        if signing.verify_hex(signing.webhook_signature(secret, candidate), signature):
+        if webhooks.verify(secret, candidate, signature):
             verdict.causes.append(
                 f"the signature is for the body {label}: verify the raw bytes as received, "
                 "before any parsing or re-encoding"

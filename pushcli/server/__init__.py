@@ -286,16 +286,11 @@ def cli_run(
     ready_file: Path | None = None,
     **options: object,
 ) -> None:
-    """``pushcli serve``: log to stderr, serve until Ctrl-C / SIGTERM."""
-    import sys
-
+    """``pushcli serve``: serve until Ctrl-C / SIGTERM, logging to ``pushcli.server`` (every
+    frame and request with ``verbose``); the caller shows the log (``pushcli.app.logs``)."""
     from pushcli.errors import UnavailableError
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-    log.addHandler(handler)
     log.setLevel(logging.DEBUG if verbose else logging.INFO)
-    log.propagate = False
     server = Server(apps, host=host, port=port, **options)  # type: ignore[arg-type]
 
     def ready(srv: Server) -> None:
@@ -317,7 +312,6 @@ def cli_run(
         if host not in ("127.0.0.1", "::1", "localhost"):
             log.warning("  warning: %s is reachable from other machines (plain HTTP, no TLS)", host)
         log.info("Ctrl-C to stop")
-        sys.stderr.flush()
         if ready_file is not None:
             ready_file.write_text(f"{srv.host} {srv.port}\n")
 
@@ -328,5 +322,3 @@ def cli_run(
             f"cannot listen on {host}:{port}: {e.strerror or e}",
             hint="is another server (soketi, pushcli serve) running there? choose another --port",
         ) from None
-    finally:
-        log.removeHandler(handler)

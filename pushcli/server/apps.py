@@ -7,10 +7,10 @@ settings (env, profile or the local default), ``--app ID:KEY`` from the environm
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import stat
-import sys
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +20,8 @@ from typing import Any
 from pushcli.errors import ConfigError
 from pushcli.protocol import limits as client_limits
 from pushcli.protocol.channels import MAX_CHANNEL_NAME
+
+log = logging.getLogger("pushcli.server")
 
 SECRET_ENV_PREFIX = "PUSHCLI_SERVE_SECRET_"  # noqa: S105 - a variable name, not a secret
 KEY_RE = re.compile(r"\A[A-Za-z0-9_.\-]+\Z")
@@ -146,9 +148,8 @@ def load_apps_file(path: Path, env: Mapping[str, str] | None = None) -> list[App
     ):
         raise ConfigError(f"invalid apps file {path}: expected one or more [[apps]] tables")
     if mode & (stat.S_IRWXG | stat.S_IRWXO) and any("secret" in e for e in entries):
-        print(
-            f"warning: {path} holds secrets and is readable by others; run: chmod 600 {path}",
-            file=sys.stderr,
+        log.warning(
+            "warning: %s holds secrets and is readable by others; run: chmod 600 %s", path, path
         )
     return [_app_from_table(e, f"{path} [[apps]] #{i + 1}", env) for i, e in enumerate(entries)]
 

@@ -2,9 +2,10 @@
 ``ServerProtocol``.
 
 The same port serves the HTTP API and WebSocket connections (like soketi). h11 reads requests
-(keep-alive, pipelining, bodies, malformed input); a request to ``/app/{key}`` asking for an
-upgrade is handed to websockets, which validates the handshake and then parses frames. Outgoing
-server frames are complete byte strings written straight to the transport (see wire.py).
+(keep-alive, pipelining, bodies, malformed input: :mod:`pushcli.server.http11`, shared with the
+local development endpoints); a request to ``/app/{key}`` asking for an upgrade is handed to
+websockets, which validates the handshake and then parses frames. Outgoing server frames are
+complete byte strings written straight to the transport (see wire.py).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from http import HTTPStatus
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Protocol
 from urllib.parse import parse_qs
 
 import h11
@@ -24,11 +25,11 @@ from websockets.protocol import OPEN
 from websockets.server import ServerProtocol
 
 from pushcli.server import wire
-from pushcli.server.http_api import Reply, error_reply
+from pushcli.server.apps import AppRegistry, Limits
+from pushcli.server.http11 import HttpConnection
+from pushcli.server.http_api import Api, Reply, error_reply
 from pushcli.server.protocol import PROTOCOL_VERSIONS, Session
-
-if TYPE_CHECKING:
-    from pushcli.server import Server
+from pushcli.server.state import AppState
 
 log = logging.getLogger("pushcli.server")
 _ws_log = logging.getLogger("websockets.server")
@@ -37,45 +38,52 @@ CLOSE_TIMEOUT = 3.0
 MAX_WRITE_BUFFER = 16 * 1024 * 1024
 
 
-class Connection(asyncio.Protocol):
-    def __init__(self, server: Server) -> None:
+class Host(Protocol):
+    """What a connection needs of the server that accepted it (``pushcli.server.Server``)."""
+
+    @property
+    def registry(self) -> AppRegistry: ...
+    @property
+    def states(self) -> Mapping[str, AppState]: ...
+    @property
+    def limits(self) -> Limits: ...
+    @property
+    def api(self) -> Api: ...
+    @property
+    def activity_timeout(self) -> int: ...
+    @property
+    def closing(self) -> bool: ...
+    @property
+    def connections(self) -> set[Connection]: ...
+
+    def next_socket_id(self) -> str: ...
+
+    def forget(self, conn: Connection) -> None: ...
+
+
+class Connection(HttpConnection):
+    def __init__(self, server: Host) -> None:
+        super().__init__(server.limits.max_request_body_bytes)
         self.server = server
-        self.transport: asyncio.Transport | None = None
-        self.peer = "?"
-        self.http: h11.Connection | None = h11.Connection(
-            h11.SERVER, max_incomplete_event_size=16384
-        )
-        self.request: h11.Request | None = None
-        self.body: list[bytes] = []
-        self.body_size = 0
         self.ws: ServerProtocol | None = None
         self.ws_open = False
         self.session: Session | None = None
         self.fragments: list[bytes] | None = None
-        self.last_active = time.monotonic()
-        #: when the request being received began (the first one: at the connection); None
-        #: between requests. A request must be complete within the request timeout.
-        self.request_started: float | None = self.last_active
         self._close_timer: asyncio.TimerHandle | None = None
 
     # ---- asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.set_write_buffer_limits(high=MAX_WRITE_BUFFER)
-        peer = transport.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        super().connection_made(transport)
+        assert self.transport is not None
+        self.transport.set_write_buffer_limits(high=MAX_WRITE_BUFFER)
         self.server.connections.add(self)
 
     def data_received(self, data: bytes) -> None:
         if self.ws is not None:
             self._ws_received(data)
         else:
-            self.last_active = time.monotonic()
-            if self.request_started is None:
-                self.request_started = self.last_active
-            self._http_received(data)
+            super().data_received(data)
 
     def eof_received(self) -> bool:
         if self.ws is not None:
@@ -113,62 +121,13 @@ class Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
 
-    # ---- HTTP
+    # ---- HTTP (reading and writing: http11.HttpConnection)
 
-    def _http_received(self, data: bytes) -> None:
-        conn = self.http
-        assert conn is not None and self.transport is not None
-        try:
-            conn.receive_data(data)
-            while True:
-                event = conn.next_event()
-                if event is h11.NEED_DATA:
-                    if self.request_started is None and conn.trailing_data[0]:
-                        self.request_started = time.monotonic()  # the next one has begun
-                    return
-                if isinstance(event, h11.Request):
-                    self.request, self.body, self.body_size = event, [], 0
-                    if self._too_large(event):
-                        return
-                    if conn.they_are_waiting_for_100_continue:
-                        self.transport.write(
-                            conn.send(h11.InformationalResponse(status_code=100, headers=[]))
-                        )
-                elif isinstance(event, h11.Data):
-                    self.body_size += len(event.data)
-                    if self.body_size > self.server.limits.max_request_body_bytes:
-                        return self._respond(error_reply(413, "Request body too large"), close=True)
-                    self.body.append(event.data)
-                elif isinstance(event, h11.EndOfMessage):
-                    self.request_started = None
-                    if self._is_upgrade():
-                        return self._upgrade()
-                    self._dispatch()
-                    if conn.our_state is h11.MUST_CLOSE or self.transport.is_closing():
-                        self.transport.close()
-                        return
-                    if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
-                        conn.start_next_cycle()
-                elif isinstance(event, h11.ConnectionClosed):
-                    self.transport.close()
-                    return
-                else:  # PAUSED: waiting for our answer or a protocol switch
-                    return
-        except h11.RemoteProtocolError as e:
-            status = e.error_status_hint if 400 <= e.error_status_hint < 600 else 400
-            self._respond(error_reply(status, f"Bad HTTP request: {e}"), close=True)
-
-    def _too_large(self, request: h11.Request) -> bool:
-        for name, value in request.headers:
-            if name == b"content-length" and int(value) > self.server.limits.max_request_body_bytes:
-                self._respond(error_reply(413, "Request body too large"), close=True)
-                return True
-        return False
-
-    def _dispatch(self) -> None:
-        assert self.request is not None
-        method = self.request.method.decode("ascii", "replace")
-        target = self.request.target.decode("ascii", "replace")
+    def handle(self, request: h11.Request, body: bytes) -> None:
+        if self._is_upgrade(request):
+            return self._upgrade(request)
+        method = request.method.decode("ascii", "replace")
+        target = request.target.decode("ascii", "replace")
         if target.startswith("/app/"):
             reply = error_reply(
                 426, "This is a WebSocket endpoint: connect with a WebSocket client"
@@ -176,53 +135,26 @@ class Connection(asyncio.Protocol):
             reply.headers.append(("Upgrade", "websocket"))
         else:
             try:
-                reply = self.server.api.handle(method, target, b"".join(self.body), time.time())
+                reply = self.server.api.handle(method, target, body, time.time())
             except Exception:  # a bug: answer it, keep serving
                 log.exception("HTTP %s %s failed", method, target.partition("?")[0][:100])
                 reply = error_reply(500, "Internal server error")
-        self.body = []
         self._respond(reply)
 
     def _respond(self, reply: Reply, *, close: bool = False) -> None:
-        conn, transport = self.http, self.transport
-        assert conn is not None and transport is not None
-        headers = [
-            ("Content-Type", reply.content_type),
-            ("Content-Length", str(len(reply.body))),
-            ("Server", "pushcli"),
-            ("Date", _http_date()),
-            *reply.headers,
-        ]
-        if close:
-            headers.append(("Connection", "close"))
-        try:
-            if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-                reason = HTTPStatus(reply.status).phrase.encode()
-                out = conn.send(
-                    h11.Response(status_code=reply.status, headers=headers, reason=reason)
-                )
-                out += conn.send(h11.Data(data=reply.body)) or b""
-                out += conn.send(h11.EndOfMessage()) or b""
-                transport.write(out)
-        except h11.LocalProtocolError:
-            close = True
-        if close:
-            transport.close()
+        self.respond(reply.status, reply.body, reply.content_type, reply.headers, close=close)
 
     # ---- upgrade to WebSocket
 
-    def _is_upgrade(self) -> bool:
-        assert self.request is not None
-        if not self.request.target.startswith(b"/app/") or self.request.method != b"GET":
+    def _is_upgrade(self, request: h11.Request) -> bool:
+        if not request.target.startswith(b"/app/") or request.method != b"GET":
             return False
-        return any(n == b"upgrade" and v.lower() == b"websocket" for n, v in self.request.headers)
+        return any(n == b"upgrade" and v.lower() == b"websocket" for n, v in request.headers)
 
-    def _upgrade(self) -> None:
-        assert self.request is not None and self.http is not None and self.transport is not None
-        target = self.request.target.decode("ascii", "replace")
-        headers = Headers(
-            [(n.decode("latin-1"), v.decode("latin-1")) for n, v in self.request.headers]
-        )
+    def _upgrade(self, request: h11.Request) -> None:
+        assert self.http is not None and self.transport is not None
+        target = request.target.decode("ascii", "replace")
+        headers = Headers([(n.decode("latin-1"), v.decode("latin-1")) for n, v in request.headers])
         ws = ServerProtocol(
             state=OPEN, max_size=self.server.limits.max_message_bytes, logger=_ws_log
         )
@@ -350,55 +282,3 @@ class Connection(asyncio.Protocol):
         elif self.ws is None and self.transport is not None:
             if self.http is None or self.http.their_state is h11.IDLE:
                 self.transport.close()
-
-    def request_overdue(self, now: float, timeout: float) -> bool:
-        return (
-            self.ws is None
-            and self.http is not None
-            and self.request_started is not None
-            and now - self.request_started > timeout
-        )
-
-    def request_timed_out(self, timeout: float) -> None:
-        """The request did not arrive in time (slowloris): 408 if it began, then close."""
-        conn, transport = self.http, self.transport
-        if conn is None or transport is None or transport.is_closing():
-            return
-        self.request_started = None
-        began = conn.their_state is not h11.IDLE or bool(conn.trailing_data[0])
-        # a connection that never sent a byte (a browser's preconnect) is not worth a line
-        log.log(
-            logging.INFO if began else logging.DEBUG,
-            "closed %s: no complete HTTP request within %g s",
-            self.peer,
-            timeout,
-        )
-        if began:
-            self._respond(
-                error_reply(408, f"Request Timeout: send the whole request within {timeout:g} s"),
-                close=True,
-            )
-        else:
-            transport.close()
-
-    def idle_http(self, now: float, keepalive: float) -> bool:
-        return (
-            self.ws is None
-            and self.http is not None
-            and self.http.their_state is h11.IDLE
-            and now - self.last_active > keepalive
-        )
-
-
-_date_cache: tuple[int, str] = (0, "")
-
-
-def _http_date() -> str:
-    """The Date header (clients such as `pushcli doctor` read the server's clock from it)."""
-    global _date_cache
-    now = int(time.time())
-    if _date_cache[0] != now:
-        from email.utils import formatdate
-
-        _date_cache = (now, formatdate(now, usegmt=True))
-    return _date_cache[1]

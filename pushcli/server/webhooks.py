@@ -1,19 +1,19 @@
 """Webhooks: events batched per app for a short window, signed, POSTed, retried on failure.
 
 Body ``{"time_ms": ..., "events": [...]}``; headers ``X-Pusher-Key`` and ``X-Pusher-Signature``
-(hex HMAC-SHA256 of the raw body with the app secret), as Pusher sends them. A delivery is
+(hex HMAC-SHA256 of the raw body with the app secret), as Pusher sends them
+(:mod:`pushcli.protocol.webhooks`). A delivery is
 retried with exponential backoff when the receiver cannot be reached or answers non-2xx.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from typing import Any
 
-from pushcli.protocol import signing
+from pushcli.protocol import webhooks
 from pushcli.server.apps import App
 
 log = logging.getLogger("pushcli.server")
@@ -79,17 +79,8 @@ class WebhookSender:
         delay = self.first_retry
         why = ""
         for attempt in range(1, self.attempts + 1):
-            body = json.dumps(
-                {"time_ms": int(time.time() * 1000), "events": events},
-                separators=(",", ":"),
-                ensure_ascii=False,
-            ).encode()
-            headers = {
-                "Content-Type": "application/json",
-                "X-Pusher-Key": app.key,
-                "X-Pusher-Signature": signing.webhook_signature(app.secret, body),
-                "User-Agent": "pushcli-serve",
-            }
+            body = webhooks.body(events, int(time.time() * 1000))
+            headers = webhooks.headers(app.key, app.secret, body, user_agent="pushcli-serve")
             try:
                 resp = await client.post(url, content=body, headers=headers)
                 if 200 <= resp.status_code < 300:
