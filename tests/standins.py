@@ -212,13 +212,14 @@ def ignore_unsubscribe(server: Any, mp: pytest.MonkeyPatch) -> None:
 def forged_webhook_signature(server: Any, mp: pytest.MonkeyPatch) -> None:
     from types import SimpleNamespace
 
-    from pushcli.protocol import signing
+    from pushcli.protocol import webhooks as real
     from pushcli.server import webhooks
 
     forged = SimpleNamespace(
-        webhook_signature=lambda secret, body: signing.webhook_signature(secret + "-forged", body)
+        body=real.body,
+        headers=lambda key, secret, body, **kw: real.headers(key, secret + "-forged", body, **kw),
     )
-    mp.setattr(webhooks, "signing", forged)
+    mp.setattr(webhooks, "webhooks", forged)
 
 
 def no_webhook_retry(server: Any, mp: pytest.MonkeyPatch) -> None:
