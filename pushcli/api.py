@@ -52,17 +52,23 @@ __all__ = [
     "UnavailableError",
 ]
 if TYPE_CHECKING:
-    from pushcli.client.realtime import Event, MemberAdded, MemberRemoved, Status, Subscribed
+    from pushcli.protocol.client_session import (
+        Event,
+        MemberAdded,
+        MemberRemoved,
+        Status,
+        Subscribed,
+    )
 
 _REALTIME = ("Event", "MemberAdded", "MemberRemoved", "Status", "Subscribed")
 
 
 def __getattr__(name: str) -> Any:
-    """The listen item types, imported on first use (they bring in websockets)."""
+    """The listen item types, imported on first use."""
     if name in _REALTIME:
-        from pushcli.client import realtime
+        from pushcli.protocol import client_session
 
-        return getattr(realtime, name)
+        return getattr(client_session, name)
     raise AttributeError(name)
 
 
@@ -234,7 +240,8 @@ class Client:
         import json
 
         from pushcli.client import authorize
-        from pushcli.client.realtime import Event, Listener, MemberAdded, MemberRemoved
+        from pushcli.client.realtime import Listener
+        from pushcli.protocol.client_session import Event, MemberAdded, MemberRemoved
 
         for channel in channels:
             check_channel(channel)

@@ -1,12 +1,12 @@
-"""Unit tests for the live tail's pure parts: close-code policy, backoff, frame handling,
-selection and counting, NDJSON shape, authorizers. No sockets here (see test_listen.py)."""
+"""Unit tests for the live tail's pure parts: selection and counting, NDJSON shape, authorizers.
+No sockets here (see test_listen.py). The protocol itself (frames, close codes, backoff, the
+client session) is tested in tests/protocol/."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import json
-import random
 import re
 import subprocess
 import sys
@@ -17,19 +17,9 @@ from pushcli.app import tail
 from pushcli.app.tail import Row, Selector
 from pushcli.client import authorize, realtime
 from pushcli.client.profiles import Settings
-from pushcli.client.realtime import (
-    Event,
-    Listener,
-    MemberAdded,
-    MemberRemoved,
-    Problem,
-    Status,
-    Subscribed,
-    backoff_delay,
-    close_action,
-)
 from pushcli.errors import ConfigError, InputError, RejectedError
 from pushcli.protocol import crypto
+from pushcli.protocol.client_session import MemberAdded, MemberRemoved, Status, Subscribed
 from pushcli.protocol.signing import hmac_hex
 from pushcli.ui.liveview import iso_time, row_object
 
@@ -44,44 +34,7 @@ def local_settings(**kw) -> Settings:
     return Settings(**base)
 
 
-# --- close codes -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("code", "action"),
-    [
-        (None, "backoff"),  # abnormal closure, no close frame
-        (1000, "backoff"),
-        (1006, "backoff"),
-        (1011, "backoff"),
-        (4000, "tls"),
-        (4001, "fatal"),  # unknown app
-        (4003, "fatal"),  # app disabled
-        (4004, "fatal"),  # over connection quota
-        (4009, "fatal"),  # unauthorized
-        (4099, "fatal"),
-        (4100, "backoff"),  # over capacity
-        (4199, "backoff"),
-        (4200, "now"),  # generic reconnect
-        (4201, "now"),  # pong not received
-        (4202, "now"),  # closed for inactivity
-        (4299, "now"),
-        (4300, "fatal"),
-        (4301, "fatal"),
-    ],
-)
-def test_close_action(code, action):
-    assert close_action(code) == action
-
-
-def test_backoff_grows_with_jitter_and_is_capped():
-    rng = random.Random(7)
-    for attempt, ceiling in [(0, 1.0), (1, 2.0), (2, 4.0), (3, 8.0), (5, 30.0), (40, 30.0)]:
-        for _ in range(50):
-            d = backoff_delay(attempt, rng)
-            assert ceiling / 2 <= d <= ceiling
-    delays = {round(backoff_delay(3, rng), 6) for _ in range(20)}
-    assert len(delays) > 1  # jitter
+# --- the listener shell (its protocol is tested in tests/protocol/) ----------------------
 
 
 def test_ws_url_for_host_and_cluster():
@@ -93,135 +46,6 @@ def test_ws_url_for_host_and_cluster():
     )
     c = Settings(app_id="1", key="k", secret="s", cluster="eu", scheme="https")
     assert realtime.ws_url(c).startswith("wss://ws-eu.pusher.com/app/k?protocol=7&client=pushcli")
-
-
-# --- frame handling (Listener._handle is pure apart from its own state) ----------------------
-
-
-def frame(event, data=None, channel=None, **extra) -> str:
-    out = {"event": event}
-    if data is not None:
-        out["data"] = data
-    if channel is not None:
-        out["channel"] = channel
-    out.update(extra)
-    return json.dumps(out)
-
-
-def listener(channels=("c",), **kw) -> Listener:
-    return Listener(local_settings(**kw), list(channels))
-
-
-def test_connection_established_sets_socket_id_and_caps_activity_timeout():
-    lst = listener()
-    items = lst._handle(
-        frame(
-            "pusher:connection_established",
-            json.dumps({"socket_id": "1.2", "activity_timeout": 500}),
-        )
-    )
-    assert isinstance(items[0], Event) and items[0].system
-    assert isinstance(items[1], Status) and items[1].state == "connected"
-    assert items[1].socket_id == "1.2" == lst.socket_id
-    assert lst._activity == 120
-    lst._handle(
-        frame(
-            "pusher:connection_established",
-            json.dumps({"socket_id": "1.3", "activity_timeout": 30}),
-        )
-    )
-    assert lst._activity == 30
-
-
-def test_user_event_keeps_wire_string_and_user_id():
-    lst = listener()
-    [item] = lst._handle(frame("client-x", {"a": 1}, "presence-r", user_id="u1"))
-    assert isinstance(item, Event) and not item.system
-    assert (item.channel, item.event, item.data, item.user_id) == (
-        "presence-r",
-        "client-x",
-        '{"a":1}',
-        "u1",
-    )
-    [item] = lst._handle(frame("ev", '{"b": 2}', "c"))
-    assert item.data == '{"b": 2}' and item.user_id is None
-
-
-def test_presence_members_join_and_leave():
-    lst = listener(["presence-r"])
-    presence = {"presence": {"ids": ["a", "b"], "hash": {"a": {"name": "A"}}, "count": 2}}
-    items = lst._handle(
-        frame("pusher_internal:subscription_succeeded", json.dumps(presence), "presence-r")
-    )
-    sub = items[-1]
-    assert isinstance(sub, Subscribed) and sub.first
-    assert sub.members == {"a": {"name": "A"}, "b": None}
-    added = lst._handle(
-        frame(
-            "pusher_internal:member_added",
-            json.dumps({"user_id": 7, "user_info": {"n": 1}}),
-            "presence-r",
-        )
-    )[-1]
-    assert isinstance(added, MemberAdded) and (added.user_id, added.user_info) == ("7", {"n": 1})
-    removed = lst._handle(
-        frame("pusher_internal:member_removed", json.dumps({"user_id": "7"}), "presence-r")
-    )[-1]
-    assert isinstance(removed, MemberRemoved) and removed.user_info == {"n": 1}
-    assert lst.members["presence-r"] == {"a": {"name": "A"}, "b": None}
-    again = lst._handle(
-        frame("pusher_internal:subscription_succeeded", json.dumps(presence), "presence-r")
-    )[-1]
-    assert isinstance(again, Subscribed) and not again.first
-
-
-def test_subscription_error_is_fatal_with_the_servers_message():
-    lst = listener(["private-x"])
-    data = {"type": "AuthError", "error": "The connection is unauthorized.", "status": 401}
-    with pytest.raises(
-        RejectedError,
-        match=r"subscription to private-x refused: The connection is unauthorized\. \(status 401\)",
-    ):
-        lst._handle(frame("pusher:subscription_error", data, "private-x"))
-
-
-def test_pusher_error_fatal_range_raises_other_codes_are_problems():
-    lst = listener()
-    with pytest.raises(RejectedError, match=r"App key nope does not exist\. \(4001\)"):
-        lst._handle(
-            frame("pusher:error", {"code": 4001, "message": "App key nope does not exist."})
-        )
-    items = lst._handle(
-        frame("pusher:error", {"code": 4301, "message": "rate limited"}, "private-x")
-    )
-    assert (
-        isinstance(items[-1], Problem)
-        and items[-1].code == 4301
-        and items[-1].channel == "private-x"
-    )
-
-
-def test_server_ping_schedules_a_pong_and_unreadable_frames_are_problems():
-    lst = listener()
-    lst._handle(frame("pusher:ping", {}))
-    assert lst._pong_due
-    [p] = lst._handle("not json")
-    assert isinstance(p, Problem) and "unreadable" in p.message
-
-
-def test_encrypted_events_are_decrypted_and_bad_payloads_become_error_items():
-    channel = "private-encrypted-x"
-    master = crypto.decode_master_key(MASTER_B64)
-    lst = listener([channel])
-    lst._decrypt[channel] = lambda wire: crypto.decrypt(channel, wire, master)
-    wire = crypto.encrypt(channel, '{"secret": 1}', master)
-    [ok] = lst._handle(frame("ev", wire, channel))
-    assert ok.data == '{"secret": 1}' and ok.error is None
-    other = crypto.encrypt(channel, "x", bytes(32))
-    [bad] = lst._handle(frame("ev", other, channel))
-    assert bad.error and "cannot decrypt" in bad.error
-    [plain] = lst._handle(frame("ev", "not encrypted", channel))
-    assert plain.error and "not an encrypted payload" in plain.error
 
 
 # --- selection, counting, output shape -------------------------------------------------------
@@ -424,3 +248,13 @@ def test_ndjson_fast_line_means_what_the_generic_encoding_means(data) -> None:  
         assert "\n" not in line
         fast, generic = json.loads(line), json.loads(_encode(row_object(row)))
         assert fast == generic and list(fast) == list(generic)
+
+
+def test_item_types_are_the_protocol_layers_everywhere():
+    import pushcli.api
+    from pushcli.protocol import client_session
+
+    for name in ("Event", "MemberAdded", "MemberRemoved", "Status", "Subscribed"):
+        assert getattr(realtime, name) is getattr(client_session, name)
+        assert getattr(pushcli.api, name) is getattr(client_session, name)
+    assert realtime.close_action is client_session.close_action

@@ -16,6 +16,7 @@ from typing import Any
 from pushcli import __version__
 from pushcli.client.profiles import Settings
 from pushcli.errors import ExitCode, PushcliError
+from pushcli.protocol import frames
 
 SKEW_WARN = 30
 SKEW_FAIL = 600
@@ -292,7 +293,9 @@ class Doctor:
     async def _ws_round_trip(self) -> None:
         import websockets
 
-        url = f"{self.s.ws_base}/app/{self.s.key}?protocol=7&client=pushcli-doctor&version={__version__}"
+        url = frames.ws_url(
+            self.s.ws_base, f"{self.s.key}", client="pushcli-doctor", version=__version__
+        )
         start = time.perf_counter()
         try:
             ws = await websockets.connect(
@@ -307,10 +310,10 @@ class Doctor:
             )
             return
         async with ws:
-            first = json.loads(await asyncio.wait_for(ws.recv(), self.timeout))
-            if first.get("event") != "pusher:connection_established":
-                data = first.get("data")
-                data = json.loads(data) if isinstance(data, str) else data or {}
+            first = frames.decode(await asyncio.wait_for(ws.recv(), self.timeout))
+            if first.event != frames.CONNECTION_ESTABLISHED:
+                data = frames.decode_json(first.data)
+                data = data if isinstance(data, dict) else {}
                 code = data.get("code")
                 fix = "the app key is wrong" if code == 4001 else ""
                 self.add(
@@ -324,17 +327,17 @@ class Doctor:
             self.add("websocket", "pass", "connected", ms=(time.perf_counter() - start) * 1000)
             channel = f"pushcli-doctor-{secrets.token_hex(4)}"
             start = time.perf_counter()
-            await ws.send(json.dumps({"event": "pusher:subscribe", "data": {"channel": channel}}))
+            await ws.send(frames.encode(frames.SUBSCRIBE, {"channel": channel}))
             while True:
-                frame = json.loads(await asyncio.wait_for(ws.recv(), self.timeout))
-                if frame.get("event") == "pusher_internal:subscription_succeeded":
+                frame = frames.decode(await asyncio.wait_for(ws.recv(), self.timeout))
+                if frame.event == frames.SUBSCRIPTION_SUCCEEDED:
                     break
             subscribed = time.perf_counter()
             marker = secrets.token_hex(8)
             await asyncio.to_thread(self._trigger, channel, marker)
             while True:
-                frame = json.loads(await asyncio.wait_for(ws.recv(), self.timeout))
-                if frame.get("event") == "doctor-ping" and marker in str(frame.get("data")):
+                frame = frames.decode(await asyncio.wait_for(ws.recv(), self.timeout))
+                if frame.event == "doctor-ping" and marker in str(frame.data):
                     break
             self.add(
                 "round trip",

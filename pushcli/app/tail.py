@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pushcli.errors import NotArrivedError, PushcliError, RejectedError, UnavailableError
 
 if TYPE_CHECKING:
-    from pushcli.client.realtime import Event, Item, Listener
+    from pushcli.client.realtime import Listener
+    from pushcli.protocol.client_session import Event, Item
 
 
 @dataclass(slots=True)
@@ -90,7 +91,7 @@ def _event_row(item: Event) -> Row:
 
 
 def rows_for(item: Item) -> list[Row]:
-    from pushcli.client.realtime import Event, MemberAdded, MemberRemoved, Subscribed
+    from pushcli.protocol.client_session import Event, MemberAdded, MemberRemoved, Subscribed
 
     if isinstance(item, Event):
         return [_event_row(item)]
@@ -111,7 +112,7 @@ def rows_for(item: Item) -> list[Row]:
 
 
 def status_text(item: Item) -> str | None:
-    from pushcli.client.realtime import Event, Problem, Status, Subscribed
+    from pushcli.protocol.client_session import Event, Problem, Status, Subscribed
 
     if isinstance(item, Status):
         if item.state == "connecting":
@@ -160,7 +161,7 @@ class Progress:
 
 
 async def _consume(listener: Listener, sink: Sink, opts: Options, progress: Progress) -> None:
-    from pushcli.client.realtime import Event
+    from pushcli.protocol.client_session import Event
 
     select = Selector(opts.events, opts.system, opts.until)
     wanted = set(listener.channels)
@@ -194,7 +195,7 @@ def _note(
     wanted: set[str],
 ) -> None:
     """Status lines, and the ready file once every channel is subscribed."""
-    from pushcli.client.realtime import Problem, Status, Subscribed
+    from pushcli.protocol.client_session import Problem, Status, Subscribed
 
     text = status_text(item)
     if text is not None:
@@ -295,7 +296,7 @@ async def send_client_event(
 
     Returns the socket id the event was sent from.
     """
-    from pushcli.client.realtime import Problem, Subscribed
+    from pushcli.protocol.client_session import Problem, Subscribed
 
     async with contextlib.aclosing(listener.items()) as items:
         try:
@@ -319,7 +320,7 @@ async def send_client_event(
 
 
 def _report(sink: Sink, item: Item) -> None:
-    from pushcli.client.realtime import Problem
+    from pushcli.protocol.client_session import Problem
 
     text = status_text(item)
     if text is not None and not isinstance(item, Problem):

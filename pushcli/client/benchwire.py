@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
 import threading
 import time
@@ -21,13 +20,14 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from pushcli import __version__
 from pushcli.client.profiles import Settings
-from pushcli.client.realtime import close_action, describe_connect_error
+from pushcli.client.realtime import describe_connect_error
 from pushcli.errors import PushcliError, RejectedError, UnavailableError
-from pushcli.protocol import limits
+from pushcli.protocol import frames, limits
+from pushcli.protocol.client_session import PING_FRAME, PONG_FRAME, close_action
 
 EVENT = "bench"
-PONG = json.dumps({"event": "pusher:pong", "data": {}})
-PING = json.dumps({"event": "pusher:ping", "data": {}})
+PONG = PONG_FRAME
+PING = PING_FRAME
 
 
 def payload(seq: int, t_ns: int, size: int) -> str:
@@ -198,26 +198,27 @@ async def open_subscriber(
     except (OSError, TimeoutError, InvalidHandshake) as e:
         where = url.split("/app/")[0]
         raise UnavailableError(f"cannot connect to {where}: {describe_connect_error(e)}") from None
-    subscribe = json.dumps({"event": "pusher:subscribe", "data": {"channel": channel}})
-    user_data = json.dumps({"id": user_id}, separators=(",", ":"))
+    subscribe = frames.encode(frames.SUBSCRIBE, {"channel": channel})
+    user_data = frames.dumps({"id": user_id})
     try:
         async with asyncio.timeout(timeout):
             while True:
-                msg = json.loads(await ws.recv())
-                event = msg.get("event")
-                if event == "pusher:connection_established":
-                    data = msg.get("data")
-                    data = json.loads(data) if isinstance(data, str) else data
+                try:
+                    event, _, data, _ = frames.decode(await ws.recv())
+                except frames.FrameError:
+                    continue
+                if event == frames.CONNECTION_ESTABLISHED:
+                    data = frames.decode_json(data)
                     answer = user_auth_response(settings, str(data["socket_id"]), user_data)
-                    await ws.send(json.dumps({"event": "pusher:signin", "data": answer}))
+                    await ws.send(frames.encode(frames.SIGNIN, answer))
                     await ws.send(subscribe)
-                elif event == "pusher_internal:subscription_succeeded":
+                elif event == frames.SUBSCRIPTION_SUCCEEDED:
                     return ws
-                elif event == "pusher:subscription_error":
-                    raise RejectedError(f"subscription to {channel} refused: {msg.get('data')}")
-                elif event == "pusher:error":
-                    raise _refused(msg.get("data"))
-                elif event == "pusher:ping":
+                elif event == frames.SUBSCRIPTION_ERROR:
+                    raise RejectedError(f"subscription to {channel} refused: {data}")
+                elif event == frames.ERROR:
+                    raise _refused(data)
+                elif event == frames.PING:
                     await ws.send(PONG)
     except TimeoutError:
         await ws.close()
@@ -236,7 +237,7 @@ async def open_subscriber(
 
 
 def _refused(data: object) -> RejectedError:
-    d = json.loads(data) if isinstance(data, str) and data.startswith("{") else data
+    d = frames.decode_json(data)
     if isinstance(d, dict):
         code = d.get("code")
         text = f"{d.get('message') or d.get('error') or d}" + (f" ({code})" if code else "")
@@ -257,12 +258,10 @@ def parse(raw: str | bytes) -> tuple[int, int] | str | None:
     if m is not None:
         return int(m[1]), int(m[2])
     try:
-        msg = json.loads(text)
-        event = msg.get("event")
+        event, _, data, _ = frames.decode(text)
         if event != EVENT:
-            return event if isinstance(event, str) else None
-        data = msg.get("data")
-        data = json.loads(data) if isinstance(data, str) else data
+            return event
+        data = frames.decode_json(data)
         return int(data["seq"]), int(data["t"])
     except (AttributeError, KeyError, TypeError, ValueError):
         return None
@@ -276,7 +275,7 @@ async def receive(i: int, ws: ClientConnection, d: Deliveries, closing: asyncio.
             d.last_rx[i] = now
             got = parse(raw)
             if not isinstance(got, tuple):
-                if got == "pusher:ping":
+                if got == frames.PING:
                     await ws.send(PONG)
                 elif got is None:
                     d.unreadable += 1

@@ -17,6 +17,7 @@ from urllib.parse import quote
 from pushcli.client.profiles import Settings
 from pushcli.errors import PushcliError, RejectedError, UnavailableError
 from pushcli.protocol import signing
+from pushcli.protocol.backoff import REST_RETRY, Backoff
 
 USER_AGENT = "pushcli"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -153,9 +154,11 @@ def parse_retry_after(value: str | None) -> float | None:
     return min(seconds, MAX_RETRY_AFTER)
 
 
-def backoff_delay(attempt: int, base: float = 0.2, cap: float = 5.0) -> float:
-    """Exponential backoff with full jitter."""
-    return random.uniform(0, min(cap, base * (2**attempt)))  # noqa: S311 - not crypto
+def backoff_delay(
+    attempt: int, base: float = REST_RETRY.base, cap: float = REST_RETRY.cap
+) -> float:
+    """Exponential backoff with full jitter (:data:`pushcli.protocol.backoff.REST_RETRY`)."""
+    return Backoff(base=base, cap=cap, floor=REST_RETRY.floor).delay(attempt, random)
 
 
 class RestClient:

@@ -8,13 +8,12 @@ can be driven by tests without sockets.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from pushcli.protocol import signing
+from pushcli.protocol import frames, signing
 from pushcli.protocol.channels import (
     CHANNEL_NAME_RE,
     ChannelKind,
@@ -79,7 +78,7 @@ class Session:
         self.open = True
         self.state.add_client(self)
         self._internal(
-            "pusher:connection_established",
+            frames.CONNECTION_ESTABLISHED,
             {"socket_id": self.socket_id, "activity_timeout": self.activity_timeout},
         )
 
@@ -113,12 +112,12 @@ class Session:
         self.send(wire.internal(event, data, channel))
 
     def _error(self, code: int | None, message: str, channel: str | None = None) -> None:
-        self.send(wire.message("pusher:error", {"code": code, "message": message}, channel))
+        self.send(wire.message(frames.ERROR, {"code": code, "message": message}, channel))
 
     def _subscription_error(self, channel: str, kind: str, error: str, status: int) -> None:
         self.send(
             wire.message(
-                "pusher:subscription_error",
+                frames.SUBSCRIPTION_ERROR,
                 {"type": kind, "error": error, "status": status},
                 channel,
             )
@@ -137,7 +136,7 @@ class Session:
                 self.terminate(4201, "Pong reply not received")
         elif now - self.last_seen > self.activity_timeout:
             self.ping_sent = now
-            self.send(wire.message("pusher:ping", {}))
+            self.send(wire.message(frames.PING, {}))
 
     # ---- input
 
@@ -145,23 +144,19 @@ class Session:
         if self.verbose:
             self.log.debug("%s < %s", self.socket_id, text[:2000])
         try:
-            msg = json.loads(text)
-        except ValueError:
-            return self._error(None, "Invalid message: not JSON")
-        except RecursionError:
-            return self._error(None, "Invalid message: JSON nested too deeply")
-        if not isinstance(msg, dict) or not isinstance(msg.get("event"), str):
-            return self._error(None, 'Invalid message: expected {"event": ..., "data": ...}')
-        event: str = msg["event"]
-        if event == "pusher:ping":
-            self.send(wire.message("pusher:pong", {}))
-        elif event == "pusher:pong":
+            msg = frames.decode(text)
+        except frames.FrameError as e:
+            return self._error(None, f"Invalid message: {e}")
+        event = msg.event
+        if event == frames.PING:
+            self.send(wire.message(frames.PONG, {}))
+        elif event == frames.PONG:
             pass
-        elif event == "pusher:subscribe":
+        elif event == frames.SUBSCRIBE:
             self._subscribe(msg)
-        elif event == "pusher:unsubscribe":
+        elif event == frames.UNSUBSCRIBE:
             self._unsubscribe(msg)
-        elif event == "pusher:signin":
+        elif event == frames.SIGNIN:
             self._signin(msg)
         elif event.startswith("client-"):
             self._client_event(msg)
@@ -169,13 +164,8 @@ class Session:
             self._error(None, f"Unsupported event: {event[:100]}")
 
     @staticmethod
-    def _data(msg: dict[str, Any]) -> dict[str, Any] | None:
-        data = msg.get("data")
-        if isinstance(data, str):
-            try:
-                data = json.loads(data)
-            except (ValueError, RecursionError):
-                return None
+    def _data(msg: frames.Frame) -> dict[str, Any] | None:
+        data = frames.decode_json(msg.data)
         return data if isinstance(data, dict) else None
 
     def _check_auth(self, channel: str, auth: Any, to_sign: str) -> bool:
@@ -192,7 +182,7 @@ class Session:
         )
         return False
 
-    def _subscribe(self, msg: dict[str, Any]) -> None:
+    def _subscribe(self, msg: frames.Frame) -> None:
         data = self._data(msg)
         channel = data.get("channel") if data else None
         if not isinstance(channel, str) or not channel:
@@ -207,7 +197,7 @@ class Session:
             )
         if kind_of(channel) is ChannelKind.SERVER_TO_USER:
             if self.user_id is not None and channel == server_to_user_channel(self.user_id):
-                return self._internal("pusher_internal:subscription_succeeded", {}, channel)
+                return self._internal(frames.SUBSCRIPTION_SUCCEEDED, {}, channel)
             return self._subscription_error(
                 channel, "AuthError", "Sign in (pusher:signin) as this user first.", UNAUTHORIZED
             )
@@ -232,12 +222,12 @@ class Session:
         self.channels[channel] = member[0] if member else None
         if member is not None:
             self._internal(
-                "pusher_internal:subscription_succeeded",
+                frames.SUBSCRIPTION_SUCCEEDED,
                 self.state.presence_snapshot(channel),
                 channel,
             )
         else:
-            self._internal("pusher_internal:subscription_succeeded", {}, channel)
+            self._internal(frames.SUBSCRIPTION_SUCCEEDED, {}, channel)
         if not already:
             self.state.subscription_counted(channel)
         if is_cache(channel) and not already:
@@ -254,10 +244,7 @@ class Session:
             channel, data.get("auth"), f"{self.socket_id}:{channel}:{channel_data}"
         ):
             return None
-        try:
-            decoded = json.loads(channel_data)
-        except ValueError:
-            decoded = None
+        decoded = frames.decode_json(channel_data)
         user_id = decoded.get("user_id") if isinstance(decoded, dict) else None
         if isinstance(user_id, int) and not isinstance(user_id, bool):
             user_id = str(user_id)
@@ -297,10 +284,10 @@ class Session:
         if cached is not None:
             self.send(wire.message(cached.event, cached.data, channel))
         else:
-            self.send(wire.message("pusher:cache_miss", channel=channel))
+            self.send(wire.message(frames.CACHE_MISS, channel=channel))
             self.state.hook("cache_miss", channel)
 
-    def _unsubscribe(self, msg: dict[str, Any]) -> None:
+    def _unsubscribe(self, msg: frames.Frame) -> None:
         data = self._data(msg)
         channel = data.get("channel") if data else None
         if not isinstance(channel, str):
@@ -309,7 +296,7 @@ class Session:
             del self.channels[channel]
             self.state.leave(self, channel)
 
-    def _signin(self, msg: dict[str, Any]) -> None:
+    def _signin(self, msg: frames.Frame) -> None:
         data = self._data(msg) or {}
         user_data, auth = data.get("user_data"), data.get("auth")
         if not isinstance(user_data, str) or not isinstance(auth, str):
@@ -321,10 +308,7 @@ class Session:
                 "Invalid signature for pusher:signin: expected "
                 f"HmacSHA256Hex({signing.user_auth_string(self.socket_id, user_data)!r})",
             )
-        try:
-            user = json.loads(user_data)
-        except ValueError:
-            user = None
+        user = frames.decode_json(user_data)
         user_id = user.get("id") if isinstance(user, dict) else None
         if isinstance(user_id, int) and not isinstance(user_id, bool):
             user_id = str(user_id)  # as soketi does (and as for presence user_id): {"id": 42}
@@ -333,10 +317,10 @@ class Session:
                 UNAUTHORIZED, 'user_data must be JSON with a non-empty "id" (a string or number)'
             )
         self.state.sign_in(self, user_id)
-        self._internal("pusher:signin_success", {"user_data": user_data})
+        self._internal(frames.SIGNIN_SUCCESS, {"user_data": user_data})
 
-    def _client_event(self, msg: dict[str, Any]) -> None:
-        event, channel, data = msg["event"], msg.get("channel"), msg.get("data")
+    def _client_event(self, msg: frames.Frame) -> None:
+        event, channel, data = msg.event, msg.channel, msg.data
         refused = self._client_event_refusal(event, channel, data)
         if refused is not None:
             where = channel if isinstance(channel, str) else None

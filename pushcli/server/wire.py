@@ -1,5 +1,8 @@
 """Server → client messages: JSON text once, then one WebSocket frame for every recipient.
 
+The JSON of a Pusher frame is :mod:`pushcli.protocol.frames`' (the client's codec too); this
+module adds only the WebSocket framing.
+
 A server's frames are never masked and this server negotiates no extension, so the bytes of a
 frame are the same for every connection: fan-out encodes once and writes the same bytes to each
 subscriber's transport.
@@ -7,16 +10,13 @@ subscriber's transport.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from websockets.frames import Frame, Opcode
 
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+from pushcli.protocol import frames
 
-
-def dumps(obj: Any) -> str:
-    return _encode(obj)
+dumps = frames.dumps
 
 
 def frame(payload: str | bytes) -> bytes:
@@ -27,23 +27,17 @@ def frame(payload: str | bytes) -> bytes:
 
 def message(event: str, data: Any = None, channel: str | None = None, **extra: Any) -> bytes:
     """The frame of ``{"event", "channel"?, "data"?, ...}``; ``data`` is sent as given."""
-    obj: dict[str, Any] = {"event": event}
-    if channel is not None:
-        obj["channel"] = channel
-    if data is not None:
-        obj["data"] = data
-    obj.update(extra)
-    return frame(_encode(obj))
+    return frame(frames.encode(event, frames.NO_DATA if data is None else data, channel, **extra))
 
 
 def internal(event: str, data: Any, channel: str | None = None) -> bytes:
     """A ``pusher:`` / ``pusher_internal:`` message: ``data`` JSON-encoded into a string."""
-    return message(event, _encode(data), channel)
+    return message(event, frames.dumps(data), channel)
 
 
 def error(code: int | None, text: str) -> bytes:
     """``pusher:error``; its data is an object (as Pusher and soketi send it)."""
-    return message("pusher:error", {"code": code, "message": text})
+    return message(frames.ERROR, {"code": code, "message": text})
 
 
 def payload(data: bytes) -> bytes:

@@ -18,19 +18,14 @@ from collections import deque
 from typing import Any, TextIO
 
 from pushcli.app.tail import Row
+from pushcli.protocol import frames
 
 PREFIX = "pushcli: "
 #: one encoder for every NDJSON line: json.dumps(obj, **options) builds a new one per call
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def _decode(data: str | None) -> Any:
-    if data is None:
-        return None
-    try:
-        return json.loads(data)
-    except ValueError:
-        return data
+_decode = frames.decode_json  # data that may be JSON inside a string
 
 
 _second_cache: dict[int, str] = {}
@@ -60,8 +55,8 @@ def ndjson_line(row: Row) -> str:
     if row.kind != "event" or row.error is not None or raw is None or "\n" in raw or "\r" in raw:
         return _encode(row_object(row))
     try:
-        json.loads(raw)
-    except ValueError:
+        frames.loads(raw)
+    except (ValueError, RecursionError):  # as frames.decode_json: too deep is not JSON
         return _encode(row_object(row))
     user = "" if row.user_id is None else f',"user_id":{_encode_str(row.user_id)}'
     return (
@@ -201,7 +196,7 @@ class LiveSink:
             self.message = f"error: {text}"
 
     def observe(self, item: Any) -> None:
-        from pushcli.client.realtime import MemberAdded, MemberRemoved, Status, Subscribed
+        from pushcli.protocol.client_session import MemberAdded, MemberRemoved, Status, Subscribed
 
         with self._lock:
             if isinstance(item, Status):
