@@ -21,6 +21,8 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pushcli.app import publish
+from pushcli.app import trigger as _trigger
+from pushcli.app import users as _users
 from pushcli.client.profiles import Settings, resolve
 from pushcli.errors import (
     ConfigError,
@@ -33,7 +35,7 @@ from pushcli.errors import (
 )
 from pushcli.protocol import events as _events
 from pushcli.protocol.auth import channel_auth_response, user_auth_response
-from pushcli.protocol.channels import check_channel, kind_of, server_to_user_channel
+from pushcli.protocol.channels import check_channel, kind_of
 
 __all__ = [
     "Client",
@@ -120,6 +122,10 @@ class Client:
             self._rest = RestClient(self.settings, timeout=self._timeout, retries=self._retries)
         return self._rest
 
+    def _client(self) -> Any:
+        """The keep-alive client, made when a call first needs it (after its checks)."""
+        return self.rest
+
     def close(self) -> None:
         if self._rest is not None:
             self._rest.close()
@@ -143,10 +149,10 @@ class Client:
         """Trigger ``event`` on one channel or a list; objects are JSON-encoded once."""
         names = [channels] if isinstance(channels, str) else list(channels)
         wire = "{}" if data is None else _events.wire_data(data)
-        body = publish.trigger_body(
-            self.settings, names, event, wire, socket_id=socket_id, info=info
+        result = _trigger.trigger(
+            self.settings, names, event, wire, socket_id=socket_id, info=info, rest=self._client
         )
-        return self.rest.trigger(body)
+        return result.answer
 
     def batch(
         self, events: Iterable[Mapping[str, Any]], *, raise_on_failure: bool = True
@@ -185,10 +191,11 @@ class Client:
         return [u["id"] for u in self.rest.users(channel).get("users", [])]
 
     def send_to_user(self, user_id: str, event: str, data: Any = None) -> Any:
-        return self.trigger(server_to_user_channel(user_id), event, data)
+        wire = "{}" if data is None else _events.wire_data(data)
+        return _users.send(self.settings, user_id, event, wire, rest=self._client).answer
 
     def terminate_user(self, user_id: str) -> Any:
-        return self.rest.terminate(user_id)
+        return _users.terminate(self.settings, user_id, rest=self._client).answer
 
     # --- auth ---------------------------------------------------------------------------------
 

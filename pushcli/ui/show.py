@@ -1,0 +1,56 @@
+"""One renderer per result type of pushcli.app: what a command prints once it has run.
+
+``show.X(result, as_json=...)`` draws the result of ``app.X``: JSON when asked or when stdout is
+not a terminal, else a table or a message (see :mod:`pushcli.ui.render`). Data goes to stdout,
+messages to stderr. The result types are imported only for type checking, so importing this
+module imports no command's dependencies.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pushcli.ui import render
+
+if TYPE_CHECKING:
+    from pushcli.app.trigger import TriggerResult
+    from pushcli.app.users import TerminateResult, UserSendResult
+
+
+def dry_run(request: str) -> None:
+    """A signed request that was not sent (``--dry-run``), on stdout."""
+    print(request)
+
+
+def trigger(r: TriggerResult, *, as_json: bool) -> None:
+    if r.request is not None:
+        dry_run(r.request)
+        return
+    if render.wants_json(as_json):
+        render.print_json(r.answer)
+        return
+    where = r.channels[0] if len(r.channels) == 1 else f"{len(r.channels)} channels"
+    render.message(f"sent {r.event} to {where}")
+    if r.counts:
+        render.table(
+            ["channel", "user_count", "subscription_count"],
+            [(c, v.get("user_count"), v.get("subscription_count")) for c, v in r.counts.items()],
+        )
+
+
+def user_send(r: UserSendResult, *, as_json: bool) -> None:
+    if r.request is not None:
+        dry_run(r.request)
+        return
+    if render.wants_json(as_json):
+        render.print_json(r.answer)
+    else:
+        render.message(f"sent {r.event} to user {r.user_id}")
+
+
+def terminate(r: TerminateResult, *, as_json: bool) -> None:
+    if render.wants_json(as_json):
+        render.print_json(r.answer)
+    else:
+        render.message(f"terminated the connections of user {r.user_id}")
+
