@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from pushcli.app import channels as _channels
 from pushcli.app import publish
 from pushcli.app import trigger as _trigger
 from pushcli.app import users as _users
@@ -35,7 +36,7 @@ from pushcli.errors import (
 )
 from pushcli.protocol import events as _events
 from pushcli.protocol.auth import channel_auth_response, user_auth_response
-from pushcli.protocol.channels import check_channel, kind_of
+from pushcli.protocol.channels import check_channel
 
 __all__ = [
     "Client",
@@ -173,22 +174,20 @@ class Client:
         return sent
 
     def channels(self, prefix: str | None = None, info: str | None = None) -> dict[str, Any]:
-        return self.rest.channels(prefix, publish.check_info(info))  # type: ignore[no-any-return]
+        """The server's answer (internal channels too); ``info`` is checked as the CLI does."""
+        result = _channels.channels(self.settings, prefix, info, show_all=True, rest=self._client)
+        answer: dict[str, Any] = result.answer
+        return answer
 
     def channel(self, name: str, info: str | None = None) -> dict[str, Any]:
-        check_channel(name)
-        allowed = ("user_count", "subscription_count", "cache")
-        answer: dict[str, Any] = self.rest.channel(name, publish.check_info(info, allowed))
+        answer: dict[str, Any] = _channels.channel(
+            self.settings, name, info, rest=self._client
+        ).answer
         return answer
 
     def members(self, channel: str) -> list[str]:
         """User ids of a presence channel's members."""
-        check_channel(channel)
-        if not kind_of(channel).has_members:
-            from pushcli.errors import InputError
-
-            raise InputError(f"{channel} is not a presence channel")
-        return [u["id"] for u in self.rest.users(channel).get("users", [])]
+        return _channels.members(self.settings, channel, rest=self._client).user_ids
 
     def send_to_user(self, user_id: str, event: str, data: Any = None) -> Any:
         wire = "{}" if data is None else _events.wire_data(data)

@@ -8,11 +8,13 @@ module imports no command's dependencies.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from pushcli.protocol.channels import SERVER_TO_USER_PREFIX
 from pushcli.ui import render
 
 if TYPE_CHECKING:
+    from pushcli.app.channels import ChannelResult, ChannelsResult, MembersResult
     from pushcli.app.trigger import TriggerResult
     from pushcli.app.users import TerminateResult, UserSendResult
 
@@ -54,3 +56,49 @@ def terminate(r: TerminateResult, *, as_json: bool) -> None:
     else:
         render.message(f"terminated the connections of user {r.user_id}")
 
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def channels(r: ChannelsResult, *, as_json: bool) -> None:
+    if r.hidden:
+        render.message(
+            f"pushcli: {r.hidden} internal {SERVER_TO_USER_PREFIX}* channel"
+            f"{'s' if r.hidden != 1 else ''} not shown (--all shows them)"
+        )
+    if render.wants_json(as_json):
+        render.print_json(r.answer)
+        return
+    render.table(
+        ["channel", *r.fields],
+        [(name, *(attrs.get(f) for f in r.fields)) for name, attrs in sorted(r.channels.items())],
+        title=f"{_plural(len(r.channels), 'occupied channel')}",
+    )
+
+
+def channel(r: ChannelResult, *, as_json: bool) -> None:
+    if r.cache_missing:
+        render.message(
+            f"pushcli: the server answered without cache: nothing is cached on {r.name}, "
+            "or the server ignores info=cache (soketi does)"
+        )
+    if render.wants_json(as_json):
+        render.print_json(r.answer)
+        return
+    rows: list[tuple[str, Any]] = [("channel", r.name)]
+    if isinstance(r.answer, dict):
+        for k, v in r.answer.items():
+            rows.append((k, render.dumps(v) if isinstance(v, dict | list) else v))
+    render.key_values(rows)
+
+
+def members(r: MembersResult, *, as_json: bool) -> None:
+    if render.wants_json(as_json):
+        render.print_json(r.answer)
+        return
+    render.table(
+        ["user_id"],
+        [(u.get("id"),) for u in r.users],
+        title=f"{_plural(len(r.users), 'member')} of {r.channel}",
+    )
