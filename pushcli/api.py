@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from pushcli.app import auth as _auth
 from pushcli.app import channels as _channels
 from pushcli.app import publish
 from pushcli.app import trigger as _trigger
@@ -35,7 +36,6 @@ from pushcli.errors import (
     UnavailableError,
 )
 from pushcli.protocol import events as _events
-from pushcli.protocol.auth import channel_auth_response, user_auth_response
 from pushcli.protocol.channels import check_channel
 
 __all__ = [
@@ -205,17 +205,14 @@ class Client:
         import json
 
         info = None if user_info is None else json.dumps(user_info, separators=(",", ":"))
-        return channel_auth_response(
-            self.settings, channel, socket_id, user_id=user_id, user_info=info
-        )
+        return _auth.sign(self.settings, channel, socket_id, user_id=user_id, user_info=info).answer
 
     def sign_user(self, socket_id: str, user_data: Mapping[str, Any]) -> dict[str, str]:
         """What a user-authentication endpoint returns for ``pusher:signin``."""
         import json
 
-        return user_auth_response(
-            self.settings, socket_id, json.dumps(dict(user_data), separators=(",", ":"))
-        )
+        data = json.dumps(dict(user_data), separators=(",", ":"))
+        return _auth.user(self.settings, socket_id, data).answer
 
     # --- realtime -----------------------------------------------------------------------------
 

@@ -83,9 +83,9 @@ def listen(
 
     Example: pushcli webhook listen --port 9000 --forward-to http://localhost:3000/pusher/webhook
     """
+    from pushcli.app import endpoint
     from pushcli.app.webhooks import WebhookReceiver
-    from pushcli.cli.auth import _bind
-    from pushcli.server.localhttp import is_loopback, make_server, run_until_stopped
+    from pushcli.server.localhttp import is_loopback, run_until_stopped
     from pushcli.ui import render
 
     settings = state(ctx).settings().require("key", "secret")
@@ -106,7 +106,7 @@ def listen(
         )
 
     receiver = WebhookReceiver(settings, forward_to=forward_to, report=report)
-    server = _bind(make_server, host, port, receiver)
+    server, _ = endpoint.bind(host, port, receiver)
     if not is_loopback(host):
         render.message(f"pushcli: warning: listening on {host}, reachable from other machines")
     where = f"; forwarding to {forward_to}" if forward_to else ""

@@ -14,6 +14,7 @@ from pushcli.protocol.channels import SERVER_TO_USER_PREFIX
 from pushcli.ui import render
 
 if TYPE_CHECKING:
+    from pushcli.app.auth import AuthAnswer, Serving, VerifyResult
     from pushcli.app.channels import ChannelResult, ChannelsResult, MembersResult
     from pushcli.app.trigger import TriggerResult
     from pushcli.app.users import TerminateResult, UserSendResult
@@ -102,3 +103,55 @@ def members(r: MembersResult, *, as_json: bool) -> None:
         [(u.get("id"),) for u in r.users],
         title=f"{_plural(len(r.users), 'member')} of {r.channel}",
     )
+
+
+def auth_answer(r: AuthAnswer) -> None:
+    """Exactly what the endpoint would return: compact JSON, always."""
+    render.print_json(r.answer, pretty=False)
+
+
+def auth_verdict(r: VerifyResult, *, as_json: bool) -> None:
+    v = r.verdict
+    if render.wants_json(as_json):
+        render.print_json(v.as_dict())
+        return
+    render.key_values(
+        [
+            ("verdict", "valid" if v.valid else "INVALID"),
+            ("string to sign", v.string_to_sign),
+            ("expected auth", v.expected),
+            ("given auth", v.given),
+            *(("likely cause", c) for c in v.causes),
+        ]
+    )
+
+
+class AuthServeView:
+    """``auth serve``: where it listens (stderr), then one line (or NDJSON) per request."""
+
+    def __init__(self, *, as_json: bool) -> None:
+        self.as_json = render.wants_json(as_json)
+
+    def started(self, serving: Serving) -> None:
+        host, port = serving.where.host, serving.where.port
+        if not serving.where.loopback:
+            render.message(
+                f"pushcli: warning: {host} is reachable from other machines; "
+                "the endpoint signs for anyone"
+            )
+        render.message(
+            f"pushcli: auth endpoint on http://{host}:{port}/pusher/auth and /pusher/user-auth "
+            f"(app key {serving.key}); Ctrl-C stops"
+        )
+
+    def request(self, record: dict[str, Any]) -> None:
+        if self.as_json:
+            render.print_ndjson([record])
+            return
+        who = f" user {record['user_id']}" if record.get("user_id") else ""
+        what = record.get("channel") or "signin"
+        print(
+            f"{record['time'][11:19]}  {record['status']}  {what}  "
+            f"socket {record['socket_id']}{who}  {record['decision']}",
+            flush=True,
+        )
