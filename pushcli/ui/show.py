@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from pushcli.app.channels import ChannelResult, ChannelsResult, MembersResult
     from pushcli.app.trigger import TriggerResult
     from pushcli.app.users import TerminateResult, UserSendResult
+    from pushcli.app.webhook import Received, Receiving
+    from pushcli.app.webhook import SendResult as WebhookSendResult
+    from pushcli.app.webhook import VerifyResult as WebhookVerifyResult
 
 
 def dry_run(request: str) -> None:
@@ -155,3 +158,66 @@ class AuthServeView:
             f"socket {record['socket_id']}{who}  {record['decision']}",
             flush=True,
         )
+
+
+def webhook_verdict(r: WebhookVerifyResult, *, as_json: bool) -> None:
+    v = r.verdict
+    if render.wants_json(as_json):
+        out = v.as_dict()
+        out.pop("string_to_sign")
+        out["body_bytes"] = r.body_bytes
+        render.print_json(out)
+        return
+    render.key_values(
+        [
+            ("verdict", "valid" if v.valid else "INVALID"),
+            ("body", f"{r.body_bytes} bytes"),
+            ("expected signature", v.expected),
+            ("given signature", v.given),
+            *(("likely cause", c) for c in v.causes),
+        ]
+    )
+
+
+class WebhookListenView:
+    """``webhook listen``: where it listens (stderr), one line (or NDJSON) per event, counts."""
+
+    def __init__(self, *, as_json: bool) -> None:
+        self.as_json = render.wants_json(as_json)
+
+    def started(self, receiving: Receiving) -> None:
+        host, port = receiving.where.host, receiving.where.port
+        if not receiving.where.loopback:
+            render.message(f"pushcli: warning: listening on {host}, reachable from other machines")
+        where = f"; forwarding to {receiving.forward_to}" if receiving.forward_to else ""
+        render.message(
+            f"pushcli: receiving webhooks on http://{host}:{port}/ "
+            f"(app key {receiving.key}){where}; Ctrl-C stops"
+        )
+
+    def webhook(self, record: dict[str, Any]) -> None:
+        if self.as_json:
+            render.print_ndjson([record])
+            return
+        mark = "ok " if record["valid"] else "BAD"
+        extra = record.get("user_id") or record.get("event") or ""
+        fwd = record.get("forward")
+        fwd_text = f"  → {fwd.get('status', fwd.get('error'))}" if fwd else ""
+        problem = f"  ({record['problem']})" if record.get("problem") else ""
+        print(
+            f"{record['time'][11:19]}  {mark}  {record.get('name', '?'):18} "
+            f"{record.get('channel', '')}  {extra}{fwd_text}{problem}",
+            flush=True,
+        )
+
+    def stopped(self, received: Received) -> None:
+        render.message(f"pushcli: {received.received} webhooks, {received.invalid} invalid")
+
+
+def webhook_sent(r: WebhookSendResult, *, as_json: bool) -> None:
+    if render.wants_json(as_json):
+        render.print_json(
+            {"status": r.status, "ms": round(r.ms, 1), "body": r.body, "sent": r.sent_json}
+        )
+    else:
+        render.message(f"{r.url} answered {r.status} in {r.ms:.0f} ms")
