@@ -36,7 +36,6 @@ from pushcli.errors import (
     UnavailableError,
 )
 from pushcli.protocol import events as _events
-from pushcli.protocol.channels import check_channel
 
 __all__ = [
     "Client",
@@ -233,30 +232,24 @@ class Client:
         string, ``user_id``; ``error`` set when an encrypted payload cannot be decrypted),
         ``MemberAdded`` and ``MemberRemoved``; with ``system=True`` also ``pusher:*`` events
         and ``Subscribed`` / ``Status`` items. Breaking out of the loop unsubscribes and closes.
+        Channels are checked as ``pushcli listen`` checks them, and as it does the connection
+        signs in as ``user_id`` with the secret, except when ``auth_endpoint`` authorizes.
         """
         import json
 
-        from pushcli.client import authorize
-        from pushcli.client.realtime import Event, Listener, MemberAdded, MemberRemoved
+        from pushcli.app import listen as _listen
+        from pushcli.client.realtime import Event, MemberAdded, MemberRemoved
 
-        for channel in channels:
-            check_channel(channel)
-        uid = user_id or authorize.default_user_id()
+        names = _listen.check_channels(list(channels))
         info = None if user_info is None else json.dumps(user_info, separators=(",", ":"))
-        authorizer = authorize.build(
+        listener = _listen.make_listener(
             self.settings,
-            channels,
-            endpoint=auth_endpoint,
-            headers=auth_headers or [],
-            user_id=uid,
+            names,
+            auth_endpoint=auth_endpoint,
+            auth_headers=auth_headers,
+            user_id=user_id,
             user_info=info,
-        )
-        listener = Listener(
-            self.settings,
-            list(channels),
-            authorizer,
             retries=retries,
-            signin=authorize.signer(self.settings, uid),
         )
         items = listener.items()
         try:

@@ -132,3 +132,24 @@ def test_info_rules_are_the_clis(pusher_server) -> None:  # type: ignore[no-unty
     r = CliRunner().invoke(app, ["channels", "--info", "user_count"], env=pusher_server.env())
     assert r.exit_code == 4
     assert r.stderr.strip().endswith("--info user_count needs --prefix presence-")
+
+
+def test_listen_checks_channels_as_the_cli(pusher_server) -> None:  # type: ignore[no-untyped-def]
+    """A channel listed twice is refused before connecting, as `pushcli listen` refuses it."""
+    import asyncio
+
+    client = Client.from_values(
+        app_id=pusher_server.app_id,
+        key=pusher_server.key,
+        secret=pusher_server.secret,
+        host=pusher_server.host,
+        port=pusher_server.port,
+    )
+
+    async def first() -> object:
+        async for item in client.listen(["api-twice", "api-twice"], system=True):
+            return item
+        return None
+
+    with pytest.raises(InputError, match="a channel is listed twice"):
+        asyncio.run(asyncio.wait_for(first(), 5))
