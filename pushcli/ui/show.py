@@ -16,6 +16,7 @@ from pushcli.ui import render
 if TYPE_CHECKING:
     from pushcli.app.auth import AuthAnswer, Serving, VerifyResult
     from pushcli.app.channels import ChannelResult, ChannelsResult, MembersResult
+    from pushcli.app.doctor import DoctorResult
     from pushcli.app.trigger import TriggerResult
     from pushcli.app.users import TerminateResult, UserSendResult
     from pushcli.app.webhook import Received, Receiving
@@ -221,3 +222,15 @@ def webhook_sent(r: WebhookSendResult, *, as_json: bool) -> None:
         )
     else:
         render.message(f"{r.url} answered {r.status} in {r.ms:.0f} ms")
+
+
+def doctor(r: DoctorResult, *, as_json: bool) -> None:
+    if render.wants_json(as_json):
+        render.print_json({"ok": r.ok, "checks": [c.as_dict() for c in r.checks]})
+        return
+    marks = {"pass": "✓", "warn": "!", "fail": "✗", "skip": "-"}
+    rows = []
+    for c in r.checks:
+        detail = c.detail + (f" ({c.ms:.0f} ms)" if c.ms is not None else "")
+        rows.append((marks[c.status], c.name, detail, c.fix))
+    render.table(["", "check", "result", "fix"], rows)

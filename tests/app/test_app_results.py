@@ -89,3 +89,24 @@ def test_arguments_are_checked_before_settings_are_resolved() -> None:
         channels.members(unresolvable, "public-x")
     with pytest.raises(InputError, match="invalid user id"):
         users.terminate(unresolvable, "bad id")
+
+
+def test_doctor_passes_against_the_server_and_reports_bad_settings_as_a_check(
+    pusher_server,
+) -> None:  # type: ignore[no-untyped-def]
+    from pushcli.app import doctor
+    from pushcli.errors import ConfigError
+
+    result = doctor.doctor(settings_for(pusher_server), timeout=5)
+    assert isinstance(result, doctor.DoctorResult)
+    assert result.ok and result.exit_code == 0, [c for c in result.checks if c.status == "fail"]
+    assert {"REST signature", "websocket"} <= {c.name for c in result.checks if c.status == "pass"}
+
+    def broken() -> Settings:
+        raise ConfigError("unknown profile 'nope'")
+
+    bad = doctor.doctor(broken)
+    assert not bad.ok and bad.exit_code == 3
+    assert [(c.name, c.status, c.detail) for c in bad.checks] == [
+        ("settings", "fail", "unknown profile 'nope'")
+    ]
