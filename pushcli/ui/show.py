@@ -14,8 +14,11 @@ from pushcli.protocol.channels import SERVER_TO_USER_PREFIX
 from pushcli.ui import render
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pushcli.app.auth import AuthAnswer, Serving, VerifyResult
     from pushcli.app.channels import ChannelResult, ChannelsResult, MembersResult
+    from pushcli.app.config import Added, Changed, Profiles, Shown
     from pushcli.app.doctor import DoctorResult
     from pushcli.app.trigger import TriggerResult
     from pushcli.app.users import TerminateResult, UserSendResult
@@ -234,3 +237,54 @@ def doctor(r: DoctorResult, *, as_json: bool) -> None:
         detail = c.detail + (f" ({c.ms:.0f} ms)" if c.ms is not None else "")
         rows.append((marks[c.status], c.name, detail, c.fix))
     render.table(["", "check", "result", "fix"], rows)
+
+
+def config_added(r: Added) -> None:
+    render.message(f"saved profile {r.name} to {r.path}" + (" (default)" if r.default else ""))
+
+
+def profiles(r: Profiles, *, as_json: bool) -> None:
+    if render.wants_json(as_json):
+        render.print_json(r.rows)
+        return
+    if not r.rows:
+        render.message("no profiles yet: add one with 'pushcli config add NAME ...'")
+        return
+    render.table(
+        ["", "name", "app_id", "key", "server"],
+        [
+            ("*" if p["default"] else "", p["name"], p["app_id"], p["key"], p["server"])
+            for p in r.rows
+        ],
+    )
+
+
+def config_shown(r: Shown, *, as_json: bool) -> None:
+    s = r.settings
+    if render.wants_json(as_json):
+        render.print_json(
+            {
+                "profile": s.profile,
+                "config_file": str(s.config_file),
+                "rest": s.rest_base if r.located else None,
+                "websocket": s.ws_base if r.located else None,
+                "settings": {f: {"value": v, "source": src} for f, v, src in r.rows},
+            }
+        )
+        return
+    title = f"profile {s.profile}" if s.profile else "no profile"
+    render.table(["setting", "value", "from"], r.rows, title=title)
+    if r.located:
+        render.message(f"REST {s.rest_base}  WebSocket {s.ws_base}")
+
+
+def config_used(r: Changed) -> None:
+    render.message(f"default profile: {r.name}")
+
+
+def config_removed(r: Changed) -> None:
+    render.message(f"removed profile {r.name}")
+
+
+def config_path(path: Path) -> None:
+    print(path)
