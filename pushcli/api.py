@@ -20,7 +20,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from pushcli.app import auth as _auth
+from pushcli.app import channels as _channels
 from pushcli.app import publish
+from pushcli.app import trigger as _trigger
+from pushcli.app import users as _users
 from pushcli.client.profiles import Settings, resolve
 from pushcli.errors import (
     ConfigError,
@@ -32,8 +36,6 @@ from pushcli.errors import (
     UnavailableError,
 )
 from pushcli.protocol import events as _events
-from pushcli.protocol.auth import channel_auth_response, user_auth_response
-from pushcli.protocol.channels import check_channel, kind_of, server_to_user_channel
 
 __all__ = [
     "Client",
@@ -126,6 +128,10 @@ class Client:
             self._rest = RestClient(self.settings, timeout=self._timeout, retries=self._retries)
         return self._rest
 
+    def _client(self) -> Any:
+        """The keep-alive client, made when a call first needs it (after its checks)."""
+        return self.rest
+
     def close(self) -> None:
         if self._rest is not None:
             self._rest.close()
@@ -149,10 +155,10 @@ class Client:
         """Trigger ``event`` on one channel or a list; objects are JSON-encoded once."""
         names = [channels] if isinstance(channels, str) else list(channels)
         wire = "{}" if data is None else _events.wire_data(data)
-        body = publish.trigger_body(
-            self.settings, names, event, wire, socket_id=socket_id, info=info
+        result = _trigger.trigger(
+            self.settings, names, event, wire, socket_id=socket_id, info=info, rest=self._client
         )
-        return self.rest.trigger(body)
+        return result.answer
 
     def batch(
         self, events: Iterable[Mapping[str, Any]], *, raise_on_failure: bool = True
@@ -173,28 +179,27 @@ class Client:
         return sent
 
     def channels(self, prefix: str | None = None, info: str | None = None) -> dict[str, Any]:
-        return self.rest.channels(prefix, publish.check_info(info))  # type: ignore[no-any-return]
+        """The server's answer (internal channels too); ``info`` is checked as the CLI does."""
+        result = _channels.channels(self.settings, prefix, info, show_all=True, rest=self._client)
+        answer: dict[str, Any] = result.answer
+        return answer
 
     def channel(self, name: str, info: str | None = None) -> dict[str, Any]:
-        check_channel(name)
-        allowed = ("user_count", "subscription_count", "cache")
-        answer: dict[str, Any] = self.rest.channel(name, publish.check_info(info, allowed))
+        answer: dict[str, Any] = _channels.channel(
+            self.settings, name, info, rest=self._client
+        ).answer
         return answer
 
     def members(self, channel: str) -> list[str]:
         """User ids of a presence channel's members."""
-        check_channel(channel)
-        if not kind_of(channel).has_members:
-            from pushcli.errors import InputError
-
-            raise InputError(f"{channel} is not a presence channel")
-        return [u["id"] for u in self.rest.users(channel).get("users", [])]
+        return _channels.members(self.settings, channel, rest=self._client).user_ids
 
     def send_to_user(self, user_id: str, event: str, data: Any = None) -> Any:
-        return self.trigger(server_to_user_channel(user_id), event, data)
+        wire = "{}" if data is None else _events.wire_data(data)
+        return _users.send(self.settings, user_id, event, wire, rest=self._client).answer
 
     def terminate_user(self, user_id: str) -> Any:
-        return self.rest.terminate(user_id)
+        return _users.terminate(self.settings, user_id, rest=self._client).answer
 
     # --- auth ---------------------------------------------------------------------------------
 
@@ -205,17 +210,14 @@ class Client:
         import json
 
         info = None if user_info is None else json.dumps(user_info, separators=(",", ":"))
-        return channel_auth_response(
-            self.settings, channel, socket_id, user_id=user_id, user_info=info
-        )
+        return _auth.sign(self.settings, channel, socket_id, user_id=user_id, user_info=info).answer
 
     def sign_user(self, socket_id: str, user_data: Mapping[str, Any]) -> dict[str, str]:
         """What a user-authentication endpoint returns for ``pusher:signin``."""
         import json
 
-        return user_auth_response(
-            self.settings, socket_id, json.dumps(dict(user_data), separators=(",", ":"))
-        )
+        data = json.dumps(dict(user_data), separators=(",", ":"))
+        return _auth.user(self.settings, socket_id, data).answer
 
     # --- realtime -----------------------------------------------------------------------------
 
@@ -236,31 +238,24 @@ class Client:
         string, ``user_id``; ``error`` set when an encrypted payload cannot be decrypted),
         ``MemberAdded`` and ``MemberRemoved``; with ``system=True`` also ``pusher:*`` events
         and ``Subscribed`` / ``Status`` items. Breaking out of the loop unsubscribes and closes.
+        Channels are checked as ``pushcli listen`` checks them, and as it does the connection
+        signs in as ``user_id`` with the secret, except when ``auth_endpoint`` authorizes.
         """
         import json
 
-        from pushcli.client import authorize
-        from pushcli.client.realtime import Listener
+        from pushcli.app import listen as _listen
         from pushcli.protocol.client_session import Event, MemberAdded, MemberRemoved
 
-        for channel in channels:
-            check_channel(channel)
-        uid = user_id or authorize.default_user_id()
+        names = _listen.check_channels(list(channels))
         info = None if user_info is None else json.dumps(user_info, separators=(",", ":"))
-        authorizer = authorize.build(
+        listener = _listen.make_listener(
             self.settings,
-            channels,
-            endpoint=auth_endpoint,
-            headers=auth_headers or [],
-            user_id=uid,
+            names,
+            auth_endpoint=auth_endpoint,
+            auth_headers=auth_headers,
+            user_id=user_id,
             user_info=info,
-        )
-        listener = Listener(
-            self.settings,
-            list(channels),
-            authorizer,
             retries=retries,
-            signin=authorize.signer(self.settings, uid),
         )
         items = listener.items()
         try:

@@ -104,3 +104,52 @@ def test_listen_is_an_async_iterator(client: Client, pusher_server) -> None:  # 
 
     got = asyncio.run(asyncio.wait_for(main(), 15))
     assert got == [("api-live", "hello", '{"n": 1}')]
+
+
+def test_info_rules_are_the_clis(pusher_server) -> None:  # type: ignore[no-untyped-def]
+    """user_count misuse is refused here (exit 4), as the CLI does, not by the server (exit 5)."""
+    from typer.testing import CliRunner
+
+    from pushcli.cli import app
+
+    client = Client.from_values(
+        app_id=pusher_server.app_id,
+        key=pusher_server.key,
+        secret=pusher_server.secret,
+        host=pusher_server.host,
+        port=pusher_server.port,
+    )
+    with client:
+        with pytest.raises(InputError, match="--info user_count needs --prefix presence-") as e:
+            client.channels(info="user_count")
+        assert e.value.exit_code == 4
+        with pytest.raises(InputError, match="only for presence- channels"):
+            client.channel("api-public", info="user_count")
+        with pytest.raises(InputError, match="invalid user id"):
+            client.send_to_user("bad id", "e")
+        assert client._rest is None  # nothing was sent: not even a connection was made
+        assert client.channels("presence-", "user_count") == {"channels": {}}
+    r = CliRunner().invoke(app, ["channels", "--info", "user_count"], env=pusher_server.env())
+    assert r.exit_code == 4
+    assert r.stderr.strip().endswith("--info user_count needs --prefix presence-")
+
+
+def test_listen_checks_channels_as_the_cli(pusher_server) -> None:  # type: ignore[no-untyped-def]
+    """A channel listed twice is refused before connecting, as `pushcli listen` refuses it."""
+    import asyncio
+
+    client = Client.from_values(
+        app_id=pusher_server.app_id,
+        key=pusher_server.key,
+        secret=pusher_server.secret,
+        host=pusher_server.host,
+        port=pusher_server.port,
+    )
+
+    async def first() -> object:
+        async for item in client.listen(["api-twice", "api-twice"], system=True):
+            return item
+        return None
+
+    with pytest.raises(InputError, match="a channel is listed twice"):
+        asyncio.run(asyncio.wait_for(first(), 5))

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pushcli.client.benchwire import (
     EVENT,
@@ -425,3 +425,84 @@ def write_csv(path: Path, result: dict[str, Any], plan: Plan) -> int:
 def public(result: dict[str, Any]) -> dict[str, Any]:
     """The report without its raw samples (what --json prints)."""
     return {k: v for k, v in result.items() if not k.startswith("_")}
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+
+@dataclass
+class BenchResult:
+    plan: Plan
+    #: the report without its raw samples (what ``--json`` prints; see :func:`report`)
+    report: dict[str, Any]
+    #: ``--csv`` as given, and the rows written to it
+    csv_file: Path | None = None
+    csv_rows: int | None = None
+
+    @property
+    def error(self) -> PushcliError | None:
+        """Exit 7 when deliveries were lost or messages not published (after the report)."""
+        from pushcli.errors import PartialFailure
+
+        d, failed = self.report["delivery"], self.report["publish"]["failed"]
+        if not d["lost"] and not failed:
+            return None
+        return PartialFailure(
+            f"{d['lost']} of {d['expected']} deliveries lost, {failed} messages not published"
+        )
+
+
+class BenchView(Protocol):
+    """What bench shows while it runs (pushcli.ui.show.BenchView)."""
+
+    def planned(self, plan: Plan, server: str) -> None: ...
+
+    def running(
+        self, plan: Plan
+    ) -> contextlib.AbstractContextManager[Callable[[Snapshot], None] | None]: ...
+
+
+def bench(
+    settings: Settings,
+    *,
+    channels: int = 1,
+    subscribers: int | None = None,
+    rate: float | None = None,
+    max_rate: bool = False,
+    messages: int | None = None,
+    duration: float | None = None,
+    size: int = 100,
+    batch: bool = False,
+    yes: bool = False,
+    csv_file: Path | None = None,
+    run_id: str | None = None,
+    drain: float = 5.0,
+    retries: int = 3,
+    view: BenchView | None = None,
+) -> BenchResult:
+    """Plan (refusing costly loads on pusher.com without ``yes``), run, and write ``csv_file``."""
+    settings.require("app_id", "key", "secret", "location")
+    if csv_file is not None and not csv_file.expanduser().parent.is_dir():
+        raise InputError(f"--csv {csv_file}: the directory does not exist")
+    plan = make_plan(
+        settings,
+        channels=channels,
+        subscribers=subscribers,
+        rate=rate,
+        max_rate=max_rate,
+        messages=messages,
+        duration=duration,
+        size=size,
+        batch=batch,
+        run_id=run_id,
+        drain=drain,
+    )
+    check_cost(plan, settings, yes=yes)
+    if view is None:
+        result = asyncio.run(run(plan, settings, retries=retries))
+    else:
+        view.planned(plan, settings.server_label)
+        with view.running(plan) as progress:
+            result = asyncio.run(run(plan, settings, retries=retries, progress=progress))
+    rows = None if csv_file is None else write_csv(csv_file.expanduser(), result, plan)
+    return BenchResult(plan, public(result), csv_file, rows)

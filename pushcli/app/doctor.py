@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from pushcli import __version__
+from pushcli.app.calls import SettingsSource, settings_of
 from pushcli.client.profiles import Settings
 from pushcli.errors import ExitCode, PushcliError
 from pushcli.protocol import frames
@@ -354,3 +355,32 @@ class Doctor:
             client.trigger(
                 {"name": "doctor-ping", "channel": channel, "data": json.dumps({"marker": marker})}
             )
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+
+@dataclass
+class DoctorResult:
+    checks: list[Check]
+    ok: bool
+    #: the first failed check's exit code (0 when every check passed)
+    exit_code: int
+
+
+def doctor(settings: SettingsSource, *, timeout: float = 5.0) -> DoctorResult:
+    """Run the checklist; settings that cannot be resolved are its first, failed check."""
+    try:
+        resolved = settings_of(settings)
+    except PushcliError as e:
+        failed = Check(
+            "settings",
+            "fail",
+            e.message,
+            "fix the config file or the PUSHER_* variables",
+            code=int(e.exit_code),
+        )
+        return DoctorResult([failed], False, int(e.exit_code))
+    doc = Doctor(resolved, timeout=timeout)
+    checks = doc.run()
+    return DoctorResult(checks, doc.ok, doc.exit_code)

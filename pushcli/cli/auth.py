@@ -1,6 +1,6 @@
 """pushcli auth sign / user: print exactly what an auth endpoint returns."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -40,14 +40,11 @@ def sign(
 
     Example: pushcli auth sign presence-room --socket-id 1234.5678 --user-id u1 --user-info '{"name":"Ada"}'
     """
-    from pushcli.protocol import auth
-    from pushcli.ui import render
+    from pushcli.app import auth
+    from pushcli.ui import show
 
     settings = state(ctx).settings()
-    answer = auth.channel_auth_response(
-        settings, channel, socket_id, user_id=user_id, user_info=user_info
-    )
-    render.print_json(answer, pretty=False)
+    show.auth_answer(auth.sign(settings, channel, socket_id, user_id=user_id, user_info=user_info))
 
 
 @app.command("user")
@@ -63,11 +60,10 @@ def user(
 
     Example: pushcli auth user --socket-id 1234.5678 --user-data '{"id":"u1"}'
     """
-    from pushcli.protocol import auth
-    from pushcli.ui import render
+    from pushcli.app import auth
+    from pushcli.ui import show
 
-    settings = state(ctx).settings()
-    render.print_json(auth.user_auth_response(settings, socket_id, user_data), pretty=False)
+    show.auth_answer(auth.user(state(ctx).settings(), socket_id, user_data))
 
 
 @app.command("verify")
@@ -94,37 +90,20 @@ def verify(
 
     Example: pushcli auth verify private-orders --socket-id 1234.5678 --auth app-key:6f2c…
     """
-    from pushcli.errors import InputError, RejectedError
-    from pushcli.protocol import diagnose
-    from pushcli.ui import render
+    from pushcli.app import auth
+    from pushcli.ui import show
 
-    settings = state(ctx).settings().require("key", "secret")
-    if user_data is not None:
-        if channel_data is not None:
-            raise InputError("give --channel-data or --user-data, not both")
-        verdict = diagnose.verify_user_auth(
-            settings.key, settings.secret, socket_id, auth_value, user_data
-        )
-    else:
-        if channel is None:
-            raise InputError("give a CHANNEL (or --user-data to check user authentication)")
-        verdict = diagnose.verify_channel_auth(
-            settings.key, settings.secret, channel, socket_id, auth_value, channel_data=channel_data
-        )
-    if render.wants_json(json_out):
-        render.print_json(verdict.as_dict())
-    else:
-        render.key_values(
-            [
-                ("verdict", "valid" if verdict.valid else "INVALID"),
-                ("string to sign", verdict.string_to_sign),
-                ("expected auth", verdict.expected),
-                ("given auth", verdict.given),
-                *(("likely cause", c) for c in verdict.causes),
-            ]
-        )
-    if not verdict.valid:
-        raise RejectedError("the signature does not verify (expected and likely cause above)")
+    result = auth.verify(
+        state(ctx).settings(),
+        channel,
+        socket_id,
+        auth_value,
+        channel_data=channel_data,
+        user_data=user_data,
+    )
+    show.auth_verdict(result, as_json=json_out)
+    if result.error is not None:
+        raise result.error
 
 
 @app.command("serve")
@@ -160,55 +139,16 @@ def serve(
 
     Example: pushcli auth serve --port 8080 --cors-origin http://localhost:5173 --deny 'private-admin-*'
     """
-    from pushcli.app import logs
-    from pushcli.app.authserver import AuthEndpoint
-    from pushcli.server.localhttp import is_loopback, make_server, run_until_stopped
-    from pushcli.ui import render
+    from pushcli.app import auth
+    from pushcli.ui import show
 
-    settings = state(ctx).settings().require("key", "secret")
-    if user_info is not None:
-        from pushcli.protocol.auth import parse_json_arg
-
-        parse_json_arg(user_info, "--user-info")
-    as_json = render.wants_json(json_out)
-
-    def log(record: dict[str, Any]) -> None:
-        if as_json:
-            render.print_ndjson([record])
-            return
-        who = f" user {record['user_id']}" if record.get("user_id") else ""
-        what = record.get("channel") or "signin"
-        print(
-            f"{record['time'][11:19]}  {record['status']}  {what}  socket {record['socket_id']}{who}  {record['decision']}",
-            flush=True,
-        )
-
-    endpoint = AuthEndpoint(
-        settings,
+    auth.serve(
+        state(ctx).settings(),
+        host=host,
+        port=port,
         user_id=user_id,
         user_info=user_info,
-        deny=list(deny or []),
         cors_origins=list(cors_origin or []),
-        log=log,
+        deny=list(deny or []),
+        view=show.AuthServeView(as_json=json_out),
     )
-    server = _bind(make_server, host, port, endpoint)
-    if not is_loopback(host):
-        render.message(
-            f"pushcli: warning: {host} is reachable from other machines; the endpoint signs for anyone"
-        )
-    bound = server.server_address[1]
-    render.message(
-        f"pushcli: auth endpoint on http://{host}:{bound}/pusher/auth and /pusher/user-auth "
-        f"(app key {settings.key}); Ctrl-C stops"
-    )
-    with logs.to_stderr("pushcli.server.localhttp"):  # a request that failed: one line
-        run_until_stopped(server)
-
-
-def _bind(make_server, host: str, port: int, handler):  # type: ignore[no-untyped-def]
-    from pushcli.errors import InputError
-
-    try:
-        return make_server(host, port, handler)
-    except OSError as e:
-        raise InputError(f"cannot listen on {host}:{port}: {e.strerror}") from None

@@ -1,8 +1,7 @@
 """pushcli bench: end-to-end latency, throughput and loss of a Pusher deployment."""
 
-import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -92,17 +91,11 @@ def bench(
 
     Example: pushcli bench --subscribers 50 --messages 2000 --max --batch --csv run.csv
     """
-    import asyncio
-
     from pushcli.app import bench as core
-    from pushcli.errors import InputError, PartialFailure
-    from pushcli.ui import render
+    from pushcli.ui import benchview
 
-    settings = state(ctx).settings().require("app_id", "key", "secret", "location")
-    if csv_file is not None and not csv_file.expanduser().parent.is_dir():
-        raise InputError(f"--csv {csv_file}: the directory does not exist")
-    plan = core.make_plan(
-        settings,
+    result = core.bench(
+        state(ctx).settings(),
         channels=channels,
         subscribers=subscribers,
         rate=rate,
@@ -111,115 +104,13 @@ def bench(
         duration=duration,
         size=size,
         batch=batch,
+        yes=yes,
+        csv_file=csv_file,
         run_id=run_id,
         drain=drain,
+        retries=retries,
+        view=benchview.BenchView(),
     )
-    core.check_cost(plan, settings, yes=yes)
-    target = f"{plan.planned_messages:,} messages" if plan.planned_messages else f"{duration:g} s"
-    speed = "as fast as possible" if plan.rate is None else f"at {plan.rate:g}/s"
-    render.message(
-        f"bench {plan.run_id}: {plan.subscribers} subscribers on {plan.channels} channel"
-        f"{'s' if plan.channels != 1 else ''}, {target} {speed}"
-        f"{' in batches of 10' if plan.batch else ''} to {settings.server_label}"
-    )
-    if sys.stderr.isatty():
-        result = _run_with_progress(plan, settings, retries)
-    else:
-        result = asyncio.run(core.run(plan, settings, retries=retries))
-    if csv_file is not None:
-        rows = core.write_csv(csv_file.expanduser(), result, plan)
-        render.message(f"wrote {rows} rows to {csv_file}")
-    out = core.public(result)
-    if render.wants_json(json_out):
-        render.print_json(out)
-    else:
-        _table(out)
-    for note in out["notes"]:
-        render.message(f"note: {note}")
-    d = out["delivery"]
-    if d["lost"] or out["publish"]["failed"]:
-        raise PartialFailure(
-            f"{d['lost']} of {d['expected']} deliveries lost, "
-            f"{out['publish']['failed']} messages not published"
-        )
-
-
-def _run_with_progress(plan: Any, settings: Any, retries: int) -> dict[str, Any]:
-    import asyncio
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from pushcli.app import bench as core
-    from pushcli.ui import render
-
-    with Progress(
-        TextColumn("{task.description:<10}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[info]}"),
-        console=render.console(stderr=True),
-        transient=True,
-    ) as bar:
-        task = bar.add_task("connecting", total=plan.planned_messages, info="")
-
-        def update(s: core.Snapshot) -> None:
-            if s.phase == "connecting":
-                bar.update(task, info=f"{s.ready}/{plan.subscribers} subscribed")
-                return
-            p50 = "" if s.recent_p50_ms is None else f" p50 {s.recent_p50_ms:.1f}ms"
-            dups = f" dups {s.duplicates}" if s.duplicates else ""
-            bar.update(
-                task,
-                description=s.phase,
-                completed=s.sent,
-                info=f"recv {s.delivered:,}/{s.expected:,}{dups}{p50}",
-            )
-
-        return asyncio.run(core.run(plan, settings, retries=retries, progress=update))
-
-
-def _table(r: dict[str, Any]) -> None:
-    from pushcli.ui import render
-
-    p, d, c = r["publish"], r["delivery"], r["config"]
-    rate = "max" if c["rate"] == "max" else f"{c['rate']:g}/s"
-    plural = "s" if c["channels"] != 1 else ""
-    render.key_values(
-        [
-            ("server", r["server"]),
-            (
-                "run",
-                f"{r['run_id']}: {c['subscribers']} subscribers, {c['channels']} channel"
-                f"{plural}, {c['size']} B, {'batch' if c['batch'] else 'single'}, rate {rate}",
-            ),
-            ("connect", f"{r['connect_seconds']:.2f} s"),
-            (
-                "published",
-                f"{p['messages']:,} in {p['requests']:,} requests, {p['seconds']:.2f} s "
-                f"({p['per_second']:,.0f} msg/s); {p['failed']} failed",
-            ),
-            (
-                "delivered",
-                f"{d['delivered']:,} of {d['expected']:,} ({d['per_second']:,.0f}/s); "
-                f"lost {d['lost']} ({d['loss_percent']}%), duplicates {d['duplicates']}",
-            ),
-            (
-                "client cpu",
-                f"{r['client_cpu_percent']}% of a core (peak {r['client_cpu_peak_percent']}%)",
-            ),
-        ],
-        title="pushcli bench",
-    )
-    keys = ("min", "p50", "p90", "p99", "p99.9", "max", "mean")
-    render.table(
-        ["latency (ms)", *keys],
-        [
-            ["end to end", *(_ms(d["latency_ms"][k]) for k in keys)],
-            ["publish request", *(_ms(p["latency_ms"][k]) for k in keys)],
-        ],
-    )
-
-
-def _ms(v: float | None) -> str:
-    return "-" if v is None else f"{v:.2f}"
+    benchview.show(result, as_json=json_out)
+    if result.error is not None:
+        raise result.error

@@ -1,6 +1,5 @@
 """pushcli config: manage profiles in the TOML config file."""
 
-import os
 import sys
 from typing import Annotated
 
@@ -16,10 +15,10 @@ app = typer.Typer(
 )
 
 
-def _path(ctx: typer.Context):  # type: ignore[no-untyped-def]
-    from pushcli.client.profiles import config_path
+def _prompt_secret() -> str:
+    import getpass
 
-    return config_path(state(ctx).config)
+    return getpass.getpass("App secret (hidden): ")
 
 
 @app.command("add")
@@ -59,46 +58,29 @@ def add(
 
     Example: pushcli config add prod --app-id 123 --key abc --cluster eu --default
     """
-    from pushcli.client import profiles
+    from pushcli.app import config
     from pushcli.errors import ConfigError
-    from pushcli.ui import render
+    from pushcli.ui import show
 
-    values: dict[str, str] = {}
-    lines = (
-        iter(read_stdin(ConfigError).splitlines())
-        if (secret_stdin or url_stdin or master_key_stdin)
-        else iter(())
+    reads_stdin = secret_stdin or url_stdin or master_key_stdin
+    added = config.add(
+        state(ctx).config,
+        name,
+        app_id=app_id,
+        key=key,
+        cluster=cluster,
+        host=host,
+        port=port,
+        scheme=scheme,
+        stdin_lines=read_stdin(ConfigError).splitlines() if reads_stdin else [],
+        secret_stdin=secret_stdin,
+        master_key_stdin=master_key_stdin,
+        url_stdin=url_stdin,
+        prompt=_prompt_secret if sys.stdin is not None and sys.stdin.isatty() else None,
+        default=default,
+        force=force,
     )
-    if url_stdin:
-        values.update(profiles.parse_pusher_url(next(lines, "")))
-    given = {"app_id": app_id, "key": key, "cluster": cluster, "host": host, "scheme": scheme}
-    values.update({k: v for k, v in given.items() if v})
-    if cluster:
-        values.pop("host", None)
-    if host:
-        values.pop("cluster", None)
-    if port is not None:
-        values["port"] = str(port)
-    if not url_stdin:
-        if secret_stdin:
-            values["secret"] = next(lines, "").strip()
-        elif os.environ.get("PUSHER_APP_SECRET"):
-            values["secret"] = os.environ["PUSHER_APP_SECRET"]
-        elif sys.stdin is not None and sys.stdin.isatty():
-            import getpass
-
-            values["secret"] = getpass.getpass("App secret (hidden): ").strip()
-        else:
-            raise ConfigError(
-                "no secret: use --secret-stdin, PUSHER_APP_SECRET, or run on a terminal"
-            )
-    if master_key_stdin:
-        values["encryption_master_key"] = next(lines, "").strip()
-    elif os.environ.get("PUSHER_ENCRYPTION_MASTER_KEY_BASE64"):
-        values["encryption_master_key"] = os.environ["PUSHER_ENCRYPTION_MASTER_KEY_BASE64"]
-    path = _path(ctx)
-    became_default = profiles.add_profile(path, name, values, make_default=default, force=force)
-    render.message(f"saved profile {name} to {path}" + (" (default)" if became_default else ""))
+    show.config_added(added)
 
 
 @app.command("list")
@@ -107,38 +89,10 @@ def list_(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 
     Example: pushcli config list
     """
-    from pushcli.client import profiles
-    from pushcli.ui import render
+    from pushcli.app import config
+    from pushcli.ui import show
 
-    doc = profiles.load_config(_path(ctx))
-    default = doc.get("default")
-    rows = []
-    for name, p in sorted(doc.get("profiles", {}).items()):
-        where = p.get(
-            "cluster"
-        ) or f"{p.get('scheme', 'http')}://{p.get('host')}:{p.get('port', '')}".rstrip(":")
-        rows.append(
-            {
-                "name": name,
-                "default": name == default,
-                "app_id": str(p.get("app_id", "")),
-                "key": p.get("key", ""),
-                "server": where,
-            }
-        )
-    if render.wants_json(json_out):
-        render.print_json(rows)
-        return
-    if not rows:
-        render.message("no profiles yet: add one with 'pushcli config add NAME ...'")
-        return
-    render.table(
-        ["", "name", "app_id", "key", "server"],
-        [
-            ("*" if r["default"] else "", r["name"], r["app_id"], r["key"], r["server"])
-            for r in rows
-        ],
-    )
+    show.profiles(config.list_profiles(state(ctx).config), as_json=json_out)
 
 
 @app.command("show")
@@ -154,29 +108,11 @@ def show(
 
     Example: pushcli config show prod
     """
-    from pushcli.client import profiles
-    from pushcli.ui import render
+    from pushcli.app import config
+    from pushcli.ui import show
 
     st = state(ctx)
-    settings = profiles.resolve(
-        flags=st.flags, profile=name or st.profile, config_file=st.config, hint=False
-    )
-    rows = settings.rows()
-    if render.wants_json(json_out):
-        render.print_json(
-            {
-                "profile": settings.profile,
-                "config_file": str(settings.config_file),
-                "rest": settings.rest_base if (settings.host or settings.cluster) else None,
-                "websocket": settings.ws_base if (settings.host or settings.cluster) else None,
-                "settings": {f: {"value": v, "source": s} for f, v, s in rows if v or s},
-            }
-        )
-        return
-    title = f"profile {settings.profile}" if settings.profile else "no profile"
-    render.table(["setting", "value", "from"], [r for r in rows if r[1] or r[2]], title=title)
-    if settings.host or settings.cluster:
-        render.message(f"REST {settings.rest_base}  WebSocket {settings.ws_base}")
+    show.config_shown(config.show(st.config, name or st.profile, flags=st.flags), as_json=json_out)
 
 
 @app.command("use")
@@ -188,11 +124,10 @@ def use(
 
     Example: pushcli config use prod
     """
-    from pushcli.client import profiles
-    from pushcli.ui import render
+    from pushcli.app import config
+    from pushcli.ui import show
 
-    profiles.use_profile(_path(ctx), name)
-    render.message(f"default profile: {name}")
+    show.config_used(config.use(state(ctx).config, name))
 
 
 @app.command("remove")
@@ -204,11 +139,10 @@ def remove(
 
     Example: pushcli config remove old
     """
-    from pushcli.client import profiles
-    from pushcli.ui import render
+    from pushcli.app import config
+    from pushcli.ui import show
 
-    profiles.remove_profile(_path(ctx), name)
-    render.message(f"removed profile {name}")
+    show.config_removed(config.remove(state(ctx).config, name))
 
 
 @app.command("path")
@@ -217,4 +151,7 @@ def path(ctx: typer.Context) -> None:
 
     Example: pushcli config path
     """
-    print(_path(ctx))
+    from pushcli.app import config
+    from pushcli.ui import show
+
+    show.config_path(config.path(state(ctx).config))

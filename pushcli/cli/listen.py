@@ -6,8 +6,6 @@ from typing import Annotated
 import typer
 
 from pushcli.cli.options import JsonOpt, read_data, state, stop_on_sigterm
-from pushcli.errors import InputError
-from pushcli.protocol.channels import check_channel, client_event_refusal, kind_of
 
 AuthEndpointOpt = Annotated[
     str | None,
@@ -66,24 +64,6 @@ SigninOpt = Annotated[
         show_default=False,
     ),
 ]
-
-
-def _signs_in(signin: bool | None, auth_endpoint: str | None) -> bool:
-    """Sign in by default, but not as a made-up user when the app's own endpoint authorizes."""
-    return (auth_endpoint is None) if signin is None else signin
-
-
-def _check_channels(channels: list[str]) -> list[str]:
-
-    if not channels:
-        raise InputError("no channel given")
-    for c in channels:
-        if not kind_of(c).subscribable:
-            raise InputError(f"{c}: server-to-user channels cannot be subscribed to")
-        check_channel(c)
-    if len(set(channels)) != len(channels):
-        raise InputError("a channel is listed twice")
-    return channels
 
 
 def listen(
@@ -157,55 +137,33 @@ def listen(
 
     Example: pushcli listen my-channel presence-room --until order-shipped --timeout 30
     """
-    import asyncio
+    from functools import partial
 
-    from pushcli.app import tail
-    from pushcli.client import authorize
-    from pushcli.client.realtime import Listener
-    from pushcli.ui import liveview, render
+    from pushcli.app import listen as app_listen
+    from pushcli.ui import liveview
 
     stop_on_sigterm()
-    from pushcli.app.record import recording
-
-    settings = state(ctx).settings(hint=not serve).require("key", "location")
-    channels = _check_channels(channels)
-    uid = user_id or authorize.default_user_id()
-    authorizer = authorize.build(
-        settings,
+    app_listen.listen(
+        state(ctx).settings(hint=not serve),
         channels,
-        endpoint=auth_endpoint,
-        headers=auth_header or [],
-        user_id=uid,
-        user_info=user_info,
-    )
-    listener = Listener(
-        settings,
-        channels,
-        authorizer,
-        retries=retries,
-        connect_timeout=connect_timeout,
-        signin=authorize.signer(settings, uid) if _signs_in(signin, auth_endpoint) else None,
-    )
-    opts = tail.Options(
-        events=event or [],
+        open_sink=partial(liveview.open_sink, json_out),
+        events=event,
         system=system,
         count=count,
         until=until,
         timeout=timeout,
         ready_file=ready_file,
+        auth_endpoint=auth_endpoint,
+        auth_headers=auth_header,
+        user_id=user_id,
+        user_info=user_info,
+        retries=retries,
+        connect_timeout=connect_timeout,
+        signin=signin,
+        serve=serve,
+        demo=demo,
+        record=record,
     )
-    from pushcli.app.demo import run_with
-
-    demo_channel = channels[0] if demo else None
-    if demo:
-        settings.require("app_id", "secret")
-    if render.wants_json(json_out):
-        with recording(liveview.NdjsonSink(), record) as sink:
-            main = tail.listen_for(listener, sink, opts)
-            asyncio.run(run_with(settings, serve, demo_channel, main))
-        return
-    with liveview.LiveSink(settings.ws_base, channels) as live, recording(live, record) as sink:
-        asyncio.run(run_with(settings, serve, demo_channel, tail.listen_for(listener, sink, opts)))
 
 
 def client_event(
@@ -242,48 +200,23 @@ def client_event(
 
     Example: pushcli client-event private-chat client-typing '{"user": "ada"}'
     """
-    import asyncio
-
-    from pushcli.app import tail
-    from pushcli.client import authorize
-    from pushcli.client.realtime import Listener
-    from pushcli.protocol import events, limits
+    from pushcli.app import listen as app_listen
     from pushcli.ui import liveview
 
     stop_on_sigterm()
-
-    refusal = client_event_refusal(check_channel(channel))
-    if refusal is not None:
-        raise InputError(refusal)
-    limits.check_event_name(event)
-    if not event.startswith("client-"):
-        raise InputError(f"client event names must start with client- (got {event!r})")
-    text = read_data(data)
-    try:
-        value = events.loads(text)
-    except events.JSONInputError as e:  # NaN or too deep: looks like JSON, is not
-        raise InputError(f"DATA is not valid JSON ({e})") from None
-    except ValueError:
-        value = text
-    settings = state(ctx).settings().require("key", "location")
-    uid = user_id or authorize.default_user_id()
-    authorizer = authorize.build(
-        settings,
-        [channel],
-        endpoint=auth_endpoint,
-        headers=auth_header or [],
-        user_id=uid,
+    app_listen.client_event(
+        state(ctx).settings,
+        channel,
+        event,
+        lambda: read_data(data),
+        sink=liveview.NdjsonSink(),
+        wait=wait,
+        timeout=timeout,
+        auth_endpoint=auth_endpoint,
+        auth_headers=auth_header,
+        user_id=user_id,
         user_info=user_info,
-    )
-    listener = Listener(
-        settings,
-        [channel],
-        authorizer,
         retries=retries,
         connect_timeout=connect_timeout,
-        signin=authorize.signer(settings, uid) if _signs_in(signin, auth_endpoint) else None,
-    )
-    sink = liveview.NdjsonSink()
-    asyncio.run(
-        tail.send_client_event(listener, sink, channel, event, value, wait=wait, timeout=timeout)
+        signin=signin,
     )

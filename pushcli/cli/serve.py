@@ -104,52 +104,26 @@ def serve(
 
     Example: pushcli serve   (then in another terminal: pushcli listen demo)
     """
-    import dataclasses
-
-    from pushcli.app import logs
-    from pushcli.server import apps as server_apps
-    from pushcli.server.localhttp import is_loopback
+    from pushcli.app.serve import serve as run
 
     st = state(ctx)
-    specs = list(apps or [])
     st.flags.update({k: v for k, v in {"app_id": app_id, "key": key}.items() if v})
-    settings = st.settings(hint=False)
-    if settings.host and is_loopback(settings.host):
-        host = host or settings.host
-        port = settings.effective_port if port is None else port
-    host, port = host or "127.0.0.1", 6001 if port is None else port
-    if apps_file is None and not specs:
-        app_list = [server_apps.from_settings(settings)]
-    else:
-        if app_id or key:
-            from pushcli.errors import ConfigError
-
-            raise ConfigError("give either --app-id/--key or --app/--apps-file, not both")
-        app_list = [server_apps.parse_app_spec(s) for s in specs]
-        if apps_file is not None:
-            with logs.to_stderr("pushcli.server"):  # its warning, as one plain line
-                app_list += server_apps.load_apps_file(apps_file.expanduser())
-    if no_client_events:
-        app_list = [dataclasses.replace(a, client_events=False) for a in app_list]
-    hooks = [server_apps.check_webhook_url(u) for u in webhook_urls or []]
-
-    from pushcli.server import cli_run
-
-    with logs.to_stderr("pushcli.server", fmt=logs.SERVE_FORMAT):
-        cli_run(
-            app_list,
-            host=host,
-            port=port,
-            limits=dataclasses.replace(
-                server_apps.Limits.with_data_limit(max_data_kb),
-                request_timeout_seconds=request_timeout,
-                max_cache_channels=cache_max_channels,
-                max_cache_bytes=cache_max_mb * 1024 * 1024,
-            ),
-            activity_timeout=activity_timeout,
-            pong_timeout=pong_timeout,
-            cache_ttl=cache_ttl,
-            webhook_urls=hooks,
-            verbose=verbose,
-            ready_file=ready_file,
-        )
+    run(
+        st.settings(hint=False),
+        host=host,
+        port=port,
+        ready_file=ready_file,
+        given_app=bool(app_id or key),
+        specs=list(apps or []),
+        apps_file=apps_file,
+        webhook_urls=list(webhook_urls or []),
+        activity_timeout=activity_timeout,
+        pong_timeout=pong_timeout,
+        cache_ttl=cache_ttl,
+        cache_max_channels=cache_max_channels,
+        cache_max_mb=cache_max_mb,
+        request_timeout=request_timeout,
+        max_data_kb=max_data_kb,
+        client_events=not no_client_events,
+        verbose=verbose,
+    )

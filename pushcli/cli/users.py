@@ -5,7 +5,6 @@ from typing import Annotated
 import typer
 
 from pushcli.cli.options import DryRunOpt, JsonOpt, RawOpt, read_data, state
-from pushcli.protocol.channels import CHANNEL_NAME_RE, server_to_user_channel
 
 app = typer.Typer(
     help="Send events to a signed-in user, or terminate their connections.",
@@ -33,23 +32,14 @@ def send(
 
     Example: pushcli users send user-42 notice '{"text": "hi"}'
     """
-    from pushcli.app import publish
-    from pushcli.cli.trigger import send_event
+    from pushcli.app import users
     from pushcli.protocol import events
-    from pushcli.ui import render
+    from pushcli.ui import show
 
     settings = state(ctx).settings()
-    _check_user_id(user_id)
+    users.check_user_id(user_id)  # before DATA is read
     wire = events.data_from_text(read_data(data), raw=raw)
-    channel = server_to_user_channel(user_id)
-    body = publish.trigger_body(settings, [channel], event, wire)
-    answer = send_event(settings, body, dry_run=dry_run)
-    if dry_run:
-        return
-    if render.wants_json(json_out):
-        render.print_json(answer)
-    else:
-        render.message(f"sent {event} to user {user_id}")
+    show.user_send(users.send(settings, user_id, event, wire, dry_run=dry_run), as_json=json_out)
 
 
 @app.command("terminate")
@@ -58,22 +48,7 @@ def terminate(ctx: typer.Context, user_id: UserIdArg, json_out: JsonOpt = False)
 
     Example: pushcli users terminate user-42
     """
-    from pushcli.client.rest import RestClient
-    from pushcli.ui import render
+    from pushcli.app import users
+    from pushcli.ui import show
 
-    _check_user_id(user_id)
-    with RestClient(state(ctx).settings()) as client:
-        answer = client.terminate(user_id)
-    if render.wants_json(json_out):
-        render.print_json(answer)
-    else:
-        render.message(f"terminated the connections of user {user_id}")
-
-
-def _check_user_id(user_id: str) -> None:
-    from pushcli.errors import InputError
-
-    if not user_id or not CHANNEL_NAME_RE.fullmatch(user_id):
-        raise InputError(
-            f"invalid user id {user_id!r}: only letters, digits and -_=@,.; are allowed"
-        )
+    show.terminate(users.terminate(state(ctx).settings, user_id), as_json=json_out)

@@ -1,8 +1,7 @@
 """pushcli webhook verify / listen / send."""
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -31,32 +30,16 @@ def verify(
 
     Example: pushcli webhook verify --body body.json --signature 4f2a… --key app-key
     """
-    from pushcli.errors import RejectedError
-    from pushcli.protocol import diagnose
-    from pushcli.ui import render
+    from pushcli.app import webhook
+    from pushcli.ui import show
 
-    settings = state(ctx).settings().require("key", "secret")
-    raw = read_stdin_bytes() if body == "-" else _read_bytes(body)
-    verdict = diagnose.verify_webhook(settings.secret, settings.key, raw, signature, key)
-    if render.wants_json(json_out):
-        out = verdict.as_dict()
-        out.pop("string_to_sign")
-        out["body_bytes"] = len(raw)
-        render.print_json(out)
-    else:
-        render.key_values(
-            [
-                ("verdict", "valid" if verdict.valid else "INVALID"),
-                ("body", f"{len(raw)} bytes"),
-                ("expected signature", verdict.expected),
-                ("given signature", verdict.given),
-                *(("likely cause", c) for c in verdict.causes),
-            ]
-        )
-    if not verdict.valid:
-        raise RejectedError(
-            "the webhook signature does not verify (expected and likely cause above)"
-        )
+    def read_body() -> bytes:
+        return read_stdin_bytes() if body == "-" else _read_bytes(body)
+
+    result = webhook.verify(state(ctx).settings(), read_body, signature, key=key)
+    show.webhook_verdict(result, as_json=json_out)
+    if result.error is not None:
+        raise result.error
 
 
 def _read_bytes(path: str) -> bytes:
@@ -83,42 +66,16 @@ def listen(
 
     Example: pushcli webhook listen --port 9000 --forward-to http://localhost:3000/pusher/webhook
     """
-    from pushcli.app import logs
-    from pushcli.app.webhooks import WebhookReceiver
-    from pushcli.cli.auth import _bind
-    from pushcli.server.localhttp import is_loopback, make_server, run_until_stopped
-    from pushcli.ui import render
+    from pushcli.app import webhook
+    from pushcli.ui import show
 
-    settings = state(ctx).settings().require("key", "secret")
-    as_json = render.wants_json(json_out)
-
-    def report(record: dict[str, Any]) -> None:
-        if as_json:
-            render.print_ndjson([record])
-            return
-        mark = "ok " if record["valid"] else "BAD"
-        extra = record.get("user_id") or record.get("event") or ""
-        fwd = record.get("forward")
-        fwd_text = f"  → {fwd.get('status', fwd.get('error'))}" if fwd else ""
-        problem = f"  ({record['problem']})" if record.get("problem") else ""
-        print(
-            f"{record['time'][11:19]}  {mark}  {record.get('name', '?'):18} {record.get('channel', '')}  {extra}{fwd_text}{problem}",
-            flush=True,
-        )
-
-    receiver = WebhookReceiver(settings, forward_to=forward_to, report=report)
-    server = _bind(make_server, host, port, receiver)
-    if not is_loopback(host):
-        render.message(f"pushcli: warning: listening on {host}, reachable from other machines")
-    where = f"; forwarding to {forward_to}" if forward_to else ""
-    render.message(
-        f"pushcli: receiving webhooks on http://{host}:{server.server_address[1]}/ (app key {settings.key}){where}; Ctrl-C stops"
+    webhook.listen(
+        state(ctx).settings(),
+        host=host,
+        port=port,
+        forward_to=forward_to,
+        view=show.WebhookListenView(as_json=json_out),
     )
-    try:
-        with logs.to_stderr("pushcli.server.localhttp"):  # a request that failed: one line
-            run_until_stopped(server)
-    finally:
-        render.message(f"pushcli: {receiver.received} webhooks, {receiver.invalid} invalid")
 
 
 @app.command("send")
@@ -150,24 +107,19 @@ def send(
 
     Example: pushcli webhook send http://localhost:3000/pusher/webhook member_added --channel presence-room --user-id u1
     """
-    from pushcli.app import webhooks
-    from pushcli.ui import render
+    from pushcli.app import webhook
+    from pushcli.ui import show
 
-    settings = state(ctx).settings().require("key", "secret")
-    ev = webhooks.sample_event(event_name, channel=channel, user_id=user_id, data=data, event=event)
-    body = webhooks.body_for([ev])
-    result = webhooks.send(
-        url, body, webhooks.headers_for(settings, body, bad_signature=bad_signature)
+    result = webhook.send(
+        state(ctx).settings(),
+        url,
+        event_name,
+        channel=channel,
+        user_id=user_id,
+        data=data,
+        event=event,
+        bad_signature=bad_signature,
     )
-    if render.wants_json(json_out):
-        render.print_json(
-            {
-                "status": result.status,
-                "ms": round(result.ms, 1),
-                "body": result.body,
-                "sent": json.loads(body),
-            }
-        )
-    else:
-        render.message(f"{url} answered {result.status} in {result.ms:.0f} ms")
-    webhooks.check_answer(url, result, bad_signature=bad_signature)
+    show.webhook_sent(result, as_json=json_out)
+    if result.error is not None:
+        raise result.error

@@ -9,12 +9,14 @@ a slow terminal never slows reception.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 from pushcli.app.tail import Row
@@ -300,3 +302,15 @@ class LiveSink:
             )
         parts.append(table)
         return Group(*parts)
+
+
+@contextlib.contextmanager
+def open_sink(as_json: bool, server: str, channels: list[str]) -> Iterator[NdjsonSink | LiveSink]:
+    """NDJSON when asked or when stdout is not a terminal, else the live view (for listen)."""
+    from pushcli.ui import render
+
+    if render.wants_json(as_json):
+        yield NdjsonSink()
+        return
+    with LiveSink(server, channels) as live:
+        yield live
