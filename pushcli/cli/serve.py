@@ -97,6 +97,23 @@ def serve(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log every frame and request.")
     ] = False,
+    log: Annotated[
+        str | None,
+        typer.Option(
+            "--log",
+            metavar="FILE|-",
+            help="Debug console: a record per connection, subscription, message, webhook and "
+            "error, appended to FILE (- for stdout).",
+        ),
+    ] = None,
+    log_format: Annotated[
+        str | None,
+        typer.Option("--log-format", metavar="text|json", help="--log as text lines or NDJSON."),
+    ] = None,
+    console: Annotated[
+        bool,
+        typer.Option("--console", help="Show those records as a live view on this terminal."),
+    ] = False,
 ) -> None:
     """Run a Pusher-compatible server here: WebSocket and HTTP API on one port.
 
@@ -106,6 +123,7 @@ def serve(
     """
     import dataclasses
 
+    _check_log_options(log, log_format, console)
     from pushcli.server import apps as server_apps
     from pushcli.server.localhttp import is_loopback
 
@@ -132,21 +150,46 @@ def serve(
     hooks = [server_apps.check_webhook_url(u) for u in webhook_urls or []]
 
     from pushcli.server import cli_run
+    from pushcli.ui.serverconsole import server_records
 
-    cli_run(
-        app_list,
-        host=host,
-        port=port,
-        limits=dataclasses.replace(
-            server_apps.Limits.with_data_limit(max_data_kb),
-            request_timeout_seconds=request_timeout,
-            max_cache_channels=cache_max_channels,
-            max_cache_bytes=cache_max_mb * 1024 * 1024,
-        ),
-        activity_timeout=activity_timeout,
-        pong_timeout=pong_timeout,
-        cache_ttl=cache_ttl,
-        webhook_urls=hooks,
-        verbose=verbose,
-        ready_file=ready_file,
-    )
+    records = server_records(log, log_format or "text", console=console, address=f"{host}:{port}")
+    with records as on_record:
+        cli_run(
+            app_list,
+            host=host,
+            port=port,
+            limits=dataclasses.replace(
+                server_apps.Limits.with_data_limit(max_data_kb),
+                request_timeout_seconds=request_timeout,
+                max_cache_channels=cache_max_channels,
+                max_cache_bytes=cache_max_mb * 1024 * 1024,
+            ),
+            activity_timeout=activity_timeout,
+            pong_timeout=pong_timeout,
+            cache_ttl=cache_ttl,
+            webhook_urls=hooks,
+            verbose=verbose,
+            ready_file=ready_file,
+            on_record=on_record,
+        )
+
+
+def _check_log_options(log: str | None, log_format: str | None, console: bool) -> None:
+    import sys
+
+    if log_format is not None:
+        if log_format not in ("text", "json"):
+            raise typer.BadParameter("use text or json", param_hint="--log-format")
+        if log is None:
+            raise typer.BadParameter(
+                "it formats --log FILE|-: give --log too", param_hint="--log-format"
+            )
+    if console:
+        if log == "-":
+            raise typer.BadParameter(
+                "--console draws on stdout: give --log a FILE", param_hint="--log"
+            )
+        if not sys.stdout.isatty():
+            raise typer.BadParameter(
+                "it needs a terminal on stdout (for a log: --log -)", param_hint="--console"
+            )
