@@ -5,13 +5,17 @@ The server itself is pushcli.server (it logs its own lines to stderr while it ru
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from pushcli.client.profiles import Settings
 from pushcli.errors import ConfigError
 from pushcli.server import apps as server_apps
 from pushcli.server.localhttp import is_loopback
+from pushcli.server.records import OnRecord
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 6001
@@ -69,8 +73,13 @@ def serve(
     max_data_kb: int = 100,
     client_events: bool = True,
     verbose: bool = False,
+    records: Callable[[str], AbstractContextManager[OnRecord | None]] | None = None,
 ) -> None:
-    """Serve until Ctrl-C or SIGTERM (exit 6 when the port cannot be had)."""
+    """Serve until Ctrl-C or SIGTERM (exit 6 when the port cannot be had).
+
+    ``records``, given the address, opens where the server's records go (``--log``,
+    ``--console``): a context giving the ``on_record`` hook, or None.
+    """
     from pushcli.server import cli_run
 
     where_host, where_port = address(settings, host, port)
@@ -84,7 +93,8 @@ def serve(
     hooks = [server_apps.check_webhook_url(u) for u in webhook_urls or []]
     from pushcli.app import logs
 
-    with logs.to_stderr("pushcli.server", fmt=logs.SERVE_FORMAT):
+    sink = records(f"{where_host}:{where_port}") if records else contextlib.nullcontext(None)
+    with logs.to_stderr("pushcli.server", fmt=logs.SERVE_FORMAT), sink as on_record:
         cli_run(
             served,
             host=where_host,
@@ -101,4 +111,5 @@ def serve(
             webhook_urls=hooks,
             verbose=verbose,
             ready_file=ready_file,
+            on_record=on_record,
         )

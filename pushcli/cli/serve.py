@@ -1,7 +1,7 @@
 """pushcli serve: run a Pusher-compatible server (WebSocket + HTTP API) on this machine."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -97,6 +97,23 @@ def serve(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log every frame and request.")
     ] = False,
+    log: Annotated[
+        str | None,
+        typer.Option(
+            "--log",
+            metavar="FILE|-",
+            help="Debug console: a record per connection, subscription, message, webhook and "
+            "error, appended to FILE (- for stdout).",
+        ),
+    ] = None,
+    log_format: Annotated[
+        str | None,
+        typer.Option("--log-format", metavar="text|json", help="--log as text lines or NDJSON."),
+    ] = None,
+    console: Annotated[
+        bool,
+        typer.Option("--console", help="Show those records as a live view on this terminal."),
+    ] = False,
 ) -> None:
     """Run a Pusher-compatible server here: WebSocket and HTTP API on one port.
 
@@ -105,6 +122,8 @@ def serve(
     Example: pushcli serve   (then in another terminal: pushcli listen demo)
     """
     from pushcli.app.serve import serve as run
+
+    _check_log_options(log, log_format, console)
 
     st = state(ctx)
     st.flags.update({k: v for k, v in {"app_id": app_id, "key": key}.items() if v})
@@ -126,4 +145,32 @@ def serve(
         max_data_kb=max_data_kb,
         client_events=not no_client_events,
         verbose=verbose,
+        records=lambda address: _records(log, log_format, console, address),
     )
+
+
+def _records(log: str | None, log_format: str | None, console: bool, address: str) -> Any:
+    from pushcli.ui.serverconsole import server_records
+
+    return server_records(log, log_format or "text", console=console, address=address)
+
+
+def _check_log_options(log: str | None, log_format: str | None, console: bool) -> None:
+    import sys
+
+    if log_format is not None:
+        if log_format not in ("text", "json"):
+            raise typer.BadParameter("use text or json", param_hint="--log-format")
+        if log is None:
+            raise typer.BadParameter(
+                "it formats --log FILE|-: give --log too", param_hint="--log-format"
+            )
+    if console:
+        if log == "-":
+            raise typer.BadParameter(
+                "--console draws on stdout: give --log a FILE", param_hint="--log"
+            )
+        if not sys.stdout.isatty():
+            raise typer.BadParameter(
+                "it needs a terminal on stdout (for a log: --log -)", param_hint="--console"
+            )

@@ -31,6 +31,7 @@ from pathlib import Path
 from pushcli.server.apps import App, AppRegistry, Limits
 from pushcli.server.http_api import Api
 from pushcli.server.protocol import Session
+from pushcli.server.records import OnRecord
 from pushcli.server.state import AppState
 from pushcli.server.transport import Connection
 from pushcli.server.webhooks import WebhookSender
@@ -62,14 +63,18 @@ class Server:
         cache_ttl: float = 1800.0,
         webhook_urls: Iterable[str] = (),
         webhook_batch_seconds: float = 0.5,
+        on_record: OnRecord | None = None,
     ) -> None:
         self.registry = AppRegistry(apps)
+        #: the debug console's hook (records.py): called once per thing that happened, or None
+        self.on_record = on_record
         self.host = host
         self.port = port
         self.limits = limits or Limits()
         self.activity_timeout = activity_timeout
         self.pong_timeout = pong_timeout
         self.webhooks = WebhookSender(tuple(webhook_urls), batch_seconds=webhook_batch_seconds)
+        self.webhooks.on_record = on_record
         self.states = {
             app.id: AppState(
                 app,
@@ -80,7 +85,7 @@ class Server:
             )
             for app in self.registry
         }
-        self.api = Api(self.registry, self.states, self.limits)
+        self.api = Api(self.registry, self.states, self.limits, on_record=on_record)
         self.connections: set[Connection] = set()
         self.closing = False
         self._ids = itertools.count(1)

@@ -21,6 +21,7 @@ from pushcli.protocol.channels import PRESENCE_PREFIX, is_cache, kind_of, valid_
 from pushcli.protocol.limits import SOCKET_ID_RE, valid_event_name_chars
 from pushcli.server import wire
 from pushcli.server.apps import App, AppRegistry, Limits
+from pushcli.server.records import ApiError, ApiMessage, OnRecord, Terminated
 from pushcli.server.state import AppState
 
 log = logging.getLogger("pushcli.server")
@@ -55,6 +56,7 @@ class Api:
     registry: AppRegistry
     states: Mapping[str, AppState]
     limits: Limits
+    on_record: OnRecord | None = None
 
     def handle(self, method: str, target: str, body: bytes, now: float) -> Reply:
         try:
@@ -63,6 +65,11 @@ class Api:
             if e.status != 404 or target.startswith("/apps/"):
                 log.info(
                     "HTTP %s %s -> %d %s", method, target.partition("?")[0], e.status, e.message
+                )
+            if self.on_record is not None and target.startswith("/apps/"):
+                path = target.partition("?")[0]
+                self.on_record(
+                    ApiError(method=method, path=path, status=e.status, message=e.message)
                 )
             reply = error_reply(e.status, e.message)
             reply.headers.extend(e.headers)
@@ -106,7 +113,10 @@ class Api:
             return self.users(state, self._channel_name(parts[4]))
         if body.strip():
             _json_body(body)
-        state.terminate_user(unquote(parts[4]))
+        user_id = unquote(parts[4])
+        closed = state.terminate_user(user_id)
+        if self.on_record is not None:
+            self.on_record(Terminated(app_id=app.id, user_id=user_id, connections=closed))
         return ok({})
 
     # ---- triggering
@@ -119,6 +129,8 @@ class Api:
                 state.trigger(channel, name, data, socket_id)
         finally:
             state.uncork()
+        if self.on_record is not None:
+            self._record(state, "events", channels, name, data, socket_id)
         log.debug("event %s -> %s", name, ", ".join(channels))
         if info:
             return ok({"channels": {c: _info(state, c, info) for c in channels}})
@@ -142,9 +154,33 @@ class Api:
                     state.trigger(channel, name, data, socket_id)
         finally:
             state.uncork()
+        if self.on_record is not None:
+            for channels, name, data, socket_id, _ in events:
+                self._record(state, "batch_events", channels, name, data, socket_id)
         if any(e[4] for e in events):
             return ok({"batch": [_info(state, e[0][0], e[4]) if e[4] else {} for e in events]})
         return ok({})
+
+    def _record(
+        self,
+        state: AppState,
+        endpoint: str,
+        channels: list[str],
+        name: str,
+        data: str,
+        socket_id: str | None,
+    ) -> None:
+        assert self.on_record is not None
+        self.on_record(
+            ApiMessage(
+                app_id=state.app.id,
+                endpoint=endpoint,
+                event=name,
+                channels=channels,
+                size=len(data.encode()),
+                excluded_socket_id=socket_id,
+            )
+        )
 
     def _event(
         self, body: Any, where: str = ""

@@ -23,6 +23,14 @@ from pushcli.protocol.channels import (
 )
 from pushcli.server import wire
 from pushcli.server.apps import Limits
+from pushcli.server.records import (
+    ClientEvent,
+    ErrorSent,
+    OnRecord,
+    SignedIn,
+    Subscribed,
+    Unsubscribed,
+)
 from pushcli.server.state import AppState
 
 PROTOCOL_VERSIONS = range(5, 8)
@@ -52,8 +60,12 @@ class Session:
         activity_timeout: int,
         log: logging.Logger,
         clock: Callable[[], float] = time.monotonic,
+        on_record: OnRecord | None = None,
     ) -> None:
         self.state = state
+        self.on_record = on_record
+        #: the channels it was subscribed to when it closed (kept for the records only)
+        self.left: list[str] = []
         self.app = state.app
         self.conn = conn
         self.write = conn.write  # what fan-out calls: no extra layer per subscriber
@@ -87,6 +99,8 @@ class Session:
         if not self.open:
             return
         self.open = False
+        if self.on_record is not None:
+            self.left = list(self.channels)
         self.state.remove_client(self, list(self.channels))
         self.channels.clear()
 
@@ -94,6 +108,8 @@ class Session:
         """Tell the client why (``pusher:error``), forget it, close with ``code``."""
         if not self.open:
             return
+        if self.on_record is not None:
+            self._record_error("pusher:error", code, message)
         self.send(wire.error(code, message))
         self.closed()
         self.conn.close(code, message)
@@ -111,10 +127,39 @@ class Session:
     def _internal(self, event: str, data: Any, channel: str | None = None) -> None:
         self.send(wire.internal(event, data, channel))
 
-    def _error(self, code: int | None, message: str, channel: str | None = None) -> None:
+    def error(self, code: int | None, message: str, channel: str | None = None) -> None:
+        """Send ``pusher:error``."""
+        if self.on_record is not None:
+            self._record_error("pusher:error", code, message, channel)
         self.send(wire.message(frames.ERROR, {"code": code, "message": message}, channel))
 
+    _error = error
+
+    def _record_error(
+        self,
+        event: str,
+        code: int | None,
+        message: str,
+        channel: str | None = None,
+        error_type: str | None = None,
+    ) -> None:
+        assert self.on_record is not None
+        self.on_record(
+            ErrorSent(
+                event=event,
+                code=code,
+                message=message,
+                app_id=self.app.id,
+                socket_id=self.socket_id,
+                remote=self.conn.peer,
+                channel=channel,
+                error_type=error_type,
+            )
+        )
+
     def _subscription_error(self, channel: str, kind: str, error: str, status: int) -> None:
+        if self.on_record is not None:
+            self._record_error("pusher:subscription_error", status, error, channel, kind)
         self.send(
             wire.message(
                 frames.SUBSCRIPTION_ERROR,
@@ -197,6 +242,8 @@ class Session:
             )
         if kind_of(channel) is ChannelKind.SERVER_TO_USER:
             if self.user_id is not None and channel == server_to_user_channel(self.user_id):
+                if self.on_record is not None:
+                    self._record_subscribed(channel, None)
                 return self._internal(frames.SUBSCRIPTION_SUCCEEDED, {}, channel)
             return self._subscription_error(
                 channel, "AuthError", "Sign in (pusher:signin) as this user first.", UNAUTHORIZED
@@ -229,9 +276,19 @@ class Session:
         else:
             self._internal(frames.SUBSCRIPTION_SUCCEEDED, {}, channel)
         if not already:
+            if self.on_record is not None:
+                self._record_subscribed(channel, member[0] if member else None)
             self.state.subscription_counted(channel)
         if is_cache(channel) and not already:
             self._send_cached(channel)
+
+    def _record_subscribed(self, channel: str, user_id: str | None) -> None:
+        assert self.on_record is not None
+        self.on_record(
+            Subscribed(
+                app_id=self.app.id, socket_id=self.socket_id, channel=channel, user_id=user_id
+            )
+        )
 
     def _presence_member(self, channel: str, data: dict[str, Any]) -> tuple[str, Any] | None:
         channel_data = data.get("channel_data")
@@ -293,8 +350,17 @@ class Session:
         if not isinstance(channel, str):
             return self._error(None, "pusher:unsubscribe needs data {channel}")
         if channel in self.channels:
-            del self.channels[channel]
+            user_id = self.channels.pop(channel)
             self.state.leave(self, channel)
+            if self.on_record is not None:
+                self.on_record(
+                    Unsubscribed(
+                        app_id=self.app.id,
+                        socket_id=self.socket_id,
+                        channel=channel,
+                        user_id=user_id,
+                    )
+                )
 
     def _signin(self, msg: frames.Frame) -> None:
         data = self._data(msg) or {}
@@ -317,6 +383,8 @@ class Session:
                 UNAUTHORIZED, 'user_data must be JSON with a non-empty "id" (a string or number)'
             )
         self.state.sign_in(self, user_id)
+        if self.on_record is not None:
+            self.on_record(SignedIn(app_id=self.app.id, socket_id=self.socket_id, user_id=user_id))
         self._internal(frames.SIGNIN_SUCCESS, {"user_data": user_data})
 
     def _client_event(self, msg: frames.Frame) -> None:
@@ -333,6 +401,17 @@ class Session:
         self.state.hook(
             "client_event", channel, event=event, data=text, socket_id=self.socket_id, **extra
         )
+        if self.on_record is not None:
+            self.on_record(
+                ClientEvent(
+                    app_id=self.app.id,
+                    socket_id=self.socket_id,
+                    channel=channel,
+                    event=event,
+                    size=len(text.encode()),
+                    user_id=user_id,
+                )
+            )
 
     def _client_event_refusal(self, event: str, channel: Any, data: Any) -> str | None:
         if not self.app.client_events:

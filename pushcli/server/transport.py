@@ -29,6 +29,7 @@ from pushcli.server.apps import AppRegistry, Limits
 from pushcli.server.http11 import HttpConnection
 from pushcli.server.http_api import Api, Reply, error_reply
 from pushcli.server.protocol import PROTOCOL_VERSIONS, Session
+from pushcli.server.records import ConnectionClosed, ConnectionOpened, ErrorSent, OnRecord
 from pushcli.server.state import AppState
 
 log = logging.getLogger("pushcli.server")
@@ -55,6 +56,8 @@ class Host(Protocol):
     def closing(self) -> bool: ...
     @property
     def connections(self) -> set[Connection]: ...
+    @property
+    def on_record(self) -> OnRecord | None: ...
 
     def next_socket_id(self) -> str: ...
 
@@ -70,6 +73,8 @@ class Connection(HttpConnection):
         self.session: Session | None = None
         self.fragments: list[bytes] | None = None
         self._close_timer: asyncio.TimerHandle | None = None
+        #: why the server dropped the connection without a close frame (for the records)
+        self.dropped: str | None = None
 
     # ---- asyncio.Protocol
 
@@ -106,7 +111,32 @@ class Connection(HttpConnection):
                 f" code {code}" if code else "",
             )
             self.session.closed()
+            if self.server.on_record is not None:
+                self._record_closed(self.session)
         self.server.forget(self)
+
+    def _record_closed(self, session: Session) -> None:
+        assert self.server.on_record is not None
+        ws = self.ws
+        rcvd, sent = (ws.close_rcvd, ws.close_sent) if ws is not None else (None, None)
+        close = rcvd or sent
+        by = None
+        if rcvd is not None and (sent is None or (ws is not None and ws.close_rcvd_then_sent)):
+            by = "client"
+        elif sent is not None:
+            by = "server"
+        self.server.on_record(
+            ConnectionClosed(
+                app_id=session.app.id,
+                socket_id=session.socket_id,
+                remote=self.peer,
+                code=close.code if close is not None else None,
+                reason=close.reason if close is not None else (self.dropped or ""),
+                by=by,
+                channels=session.left,
+                user_id=session.user_id,
+            )
+        )
 
     def pause_writing(self) -> None:
         log.warning(
@@ -116,6 +146,7 @@ class Connection(HttpConnection):
             self.transport.get_write_buffer_size() if self.transport else 0,
         )
         self.ws_open = False
+        self.dropped = "dropped: it did not read fast enough"
         if self.session is not None:
             self.session.closed()
         if self.transport is not None:
@@ -165,11 +196,11 @@ class Connection(HttpConnection):
             return
         trailing, _ = self.http.trailing_data
         self.http, self.request, self.ws, self.ws_open = None, None, ws, True
-        self._open_session(target)
+        self._open_session(target, headers)
         if trailing and self.ws_open:
             self._ws_received(bytes(trailing))
 
-    def _open_session(self, target: str) -> None:
+    def _open_session(self, target: str, headers: Headers) -> None:
         path, _, query = target.partition("?")
         key = path[len("/app/") :]
         server = self.server
@@ -193,11 +224,26 @@ class Connection(HttpConnection):
             limits=server.limits,
             activity_timeout=server.activity_timeout,
             log=log,
+            on_record=server.on_record,
         )
         log.info("connected %s (%s) app %s", self.session.socket_id, self.peer, app.id)
+        if server.on_record is not None:
+            server.on_record(
+                ConnectionOpened(
+                    app_id=app.id,
+                    socket_id=self.session.socket_id,
+                    remote=self.peer,
+                    origin=headers.get("Origin"),
+                    user_agent=headers.get("User-Agent"),
+                )
+            )
         self.session.start()
 
     def _refuse(self, code: int, message: str) -> None:
+        if self.server.on_record is not None:
+            self.server.on_record(
+                ErrorSent(event="pusher:error", code=code, message=message, remote=self.peer)
+            )
         self.write(wire.error(code, message))
         self.close(code, message)
 
@@ -250,12 +296,12 @@ class Connection(HttpConnection):
         try:
             text = bytes(data).decode()
         except UnicodeDecodeError:
-            session.send(wire.error(None, "Invalid message: not UTF-8"))
+            session.error(None, "Invalid message: not UTF-8")
             return
         try:
             session.received(text)
         except RecursionError:  # JSON nested too deeply to decode or encode again
-            session.send(wire.error(None, "Invalid message: JSON nested too deeply"))
+            session.error(None, "Invalid message: JSON nested too deeply")
 
     def _ws_flush(self) -> None:
         ws, transport = self.ws, self.transport

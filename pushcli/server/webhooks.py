@@ -15,6 +15,7 @@ from typing import Any
 
 from pushcli.protocol import webhooks
 from pushcli.server.apps import App
+from pushcli.server.records import OnRecord, WebhookSent, webhook_events
 
 log = logging.getLogger("pushcli.server")
 MAX_EVENTS_PER_REQUEST = 100
@@ -41,6 +42,8 @@ class WebhookSender:
         self._client: Any = None
         self.delivered = 0
         self.failed = 0
+        #: the debug console's hook (records.py): one WebhookSent per attempt
+        self.on_record: OnRecord | None = None
 
     def wants(self, app: App) -> bool:
         return bool(app.webhooks or self.urls)
@@ -81,15 +84,22 @@ class WebhookSender:
         for attempt in range(1, self.attempts + 1):
             body = webhooks.body(events, int(time.time() * 1000))
             headers = webhooks.headers(app.key, app.secret, body, user_agent="pushcli-serve")
+            status: int | None = None
             try:
                 resp = await client.post(url, content=body, headers=headers)
+                status = resp.status_code
                 if 200 <= resp.status_code < 300:
                     self.delivered += 1
                     log.debug("webhook %s: %d event(s) delivered", url, len(events))
+                    if self.on_record is not None:
+                        self._record(app, url, events, attempt, status, None)
                     return
                 why = f"answered {resp.status_code}"
             except Exception as e:  # noqa: BLE001 - any transport failure is retried
                 why = f"{e.__class__.__name__}: {e}" if str(e) else e.__class__.__name__
+            if self.on_record is not None:
+                error = None if status is not None else why
+                self._record(app, url, events, attempt, status, error)
             if attempt < self.attempts:
                 log.info("webhook %s %s; retry %d in %.1fs", url, why, attempt, delay)
                 await asyncio.sleep(delay)
@@ -101,6 +111,29 @@ class WebhookSender:
             self.attempts,
             why,
             len(events),
+        )
+
+    def _record(
+        self,
+        app: App,
+        url: str,
+        events: list[dict[str, Any]],
+        attempt: int,
+        status: int | None,
+        error: str | None,
+    ) -> None:
+        assert self.on_record is not None
+        ok = status is not None and 200 <= status < 300
+        self.on_record(
+            WebhookSent(
+                app_id=app.id,
+                url=url,
+                events=webhook_events(events),
+                attempt=attempt,
+                status=status,
+                error=error,
+                retry=not ok and attempt < self.attempts,
+            )
         )
 
     async def close(self, timeout: float = 2.0) -> None:
