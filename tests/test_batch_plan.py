@@ -3,7 +3,9 @@ flight together; the options' meaning; the shared backoff with a fake clock."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -135,3 +137,55 @@ def test_plan_keeps_every_event_whatever_the_mix() -> None:
     for senders in (1, 2, 32):
         requests = plan(evs, senders=senders)
         assert Counter(i for r in requests for i in r) == Counter(range(777))
+
+
+# --------------------------------------------------------------------------- the command
+
+
+@pytest.fixture
+def creds(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in {
+        "PUSHER_APP_ID": "123",
+        "PUSHER_APP_KEY": "key",
+        "PUSHER_APP_SECRET": "secret-for-dry-runs",
+        "PUSHER_HOST": "127.0.0.1",
+        "PUSHER_PORT": "9",
+    }.items():
+        monkeypatch.setenv(k, v)
+
+
+def dry_run(path: Path, *args: str) -> list[list[str]]:
+    from typer.testing import CliRunner
+
+    from pushcli.cli import app
+
+    r = CliRunner().invoke(app, ["batch", str(path), "--dry-run", *args])
+    assert r.exit_code == 0, r.stderr
+    bodies = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    return [[e["channel"] for e in b["batch"]] for b in bodies]
+
+
+def test_dry_run_shows_the_requests_as_planned(creds: None, tmp_path: Path) -> None:
+    src = tmp_path / "e.ndjson"
+    src.write_text(
+        "".join(
+            json.dumps({"channel": "abc"[i % 3], "name": "e", "data": i}) + "\n" for i in range(36)
+        )
+    )
+    assert dry_run(src) == [["a"] * 10, ["b"] * 10, ["c"] * 10, ["a", "a", "b", "b", "c", "c"]]
+    file_order = [list("abc" * 4)[:10], list("bca" * 4)[:10], list("cab" * 4)[:10], list("abcabc")]
+    assert dry_run(src, "--concurrency", "1") == file_order
+    assert dry_run(src, "--unordered") == file_order
+
+
+def test_replay_takes_neither_concurrency_nor_unordered(creds: None, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from pushcli.cli import app
+
+    src = tmp_path / "e.ndjson"
+    src.write_text(json.dumps({"channel": "a", "name": "e", "time": 1.0}) + "\n")
+    for extra in (["--concurrency", "4"], ["--unordered"]):
+        r = CliRunner().invoke(app, ["batch", str(src), "--replay", *extra])
+        assert r.exit_code == 4
+        assert "--replay sends in time order over one connection" in r.stderr

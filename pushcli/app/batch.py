@@ -194,15 +194,9 @@ def send(
 ) -> BatchResult:
     """Send every event as :class:`Options` says; the outcome as plain data, never raised
     (see :class:`~pushcli.app.publish.BatchResult`; :func:`outcome_error` for the exit)."""
-    import os
-
-    processes = options.processes
-    if len(events) < PARALLEL_MIN_EVENTS or not hasattr(os, "fork"):
-        processes = 1  # starting workers costs more than it saves
-    if processes > 1:
-        parts = partition(events, processes) if options.ordered else _slices(events, processes)
-        if len(parts) > 1:
-            return _send_processes(settings, parts, options, progress)
+    shares = _shares(events, options)
+    if len(shares) > 1:
+        return _send_processes(settings, shares, options, progress)
     from pushcli.client.rest import SharedBackoff
 
     return send_threads(
@@ -313,6 +307,22 @@ def send_threads(
     result.requests = sum(c.requests_sent for c in clients)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _shares(events: list[Event], options: Options) -> list[tuple[list[Event], int]]:
+    """Each process's events and requests in flight (one process: all of them)."""
+    import os
+
+    processes = options.processes
+    if len(events) < PARALLEL_MIN_EVENTS or not hasattr(os, "fork"):
+        processes = 1  # starting workers costs more than it saves
+    parts = [events]
+    if processes > 1:
+        parts = partition(events, processes) if options.ordered else _slices(events, processes)
+    if len(parts) == 1:
+        return [(events, options.concurrency)]
+    share, extra = divmod(options.concurrency, len(parts))
+    return [(part, max(1, share + (k < extra))) for k, part in enumerate(parts)]
 
 
 def _input_order(result: BatchResult, events: list[Event]) -> None:
@@ -448,27 +458,26 @@ def _worker_send(
 
 def _send_processes(
     settings: Settings,
-    parts: list[list[Event]],
+    shares: list[tuple[list[Event], int]],
     options: Options,
     progress: Callable[[int], None] | None,
 ) -> BatchResult:
-    """One forked worker per part, sharing the requests in flight, the progress counter and the
-    backoff. A worker that dies anyway leaves its part failed and unknown."""
+    """One forked worker per share (its events, its requests in flight), sharing the progress
+    counter and the backoff. A worker that dies anyway leaves its part failed and unknown."""
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
     ctx = multiprocessing.get_context("fork")
     counter = ctx.Value("q", 0)
     backoff_value = ctx.Value("d", 0.0)
-    share, extra = divmod(options.concurrency, len(parts))
     start = time.perf_counter()
-    merged = BatchResult(total=sum(len(p) for p in parts))
+    merged = BatchResult(total=sum(len(p) for p, _ in shares))
     with ProcessPoolExecutor(
-        len(parts), mp_context=ctx, initializer=_worker_init, initargs=(counter, backoff_value)
+        len(shares), mp_context=ctx, initializer=_worker_init, initargs=(counter, backoff_value)
     ) as pool:
         pending: dict[Future[PartReport], list[Event]] = {
-            pool.submit(_worker_send, settings, part, max(1, share + (k < extra)), options): part
-            for k, part in enumerate(parts)
+            pool.submit(_worker_send, settings, part, senders, options): part
+            for part, senders in shares
         }
         shown = 0
         while pending:
@@ -523,14 +532,15 @@ def check_options(*, replay: bool, concurrency: int | None, unordered: bool) -> 
 
 
 def describe(settings: Settings, events: list[Event], options: Options) -> list[str]:
-    """--dry-run: every request as it would go out (method, signed URL, body)."""
+    """--dry-run: every request as it would go out (method, signed URL, body), in the order
+    each sender would start them."""
     from pushcli.client.rest import build_request, encode_body
 
-    senders = options.concurrency if options.processes <= 1 else 1
     out = []
-    for positions in plan(events, ordered=options.ordered, senders=senders):
-        body = encode_body({"batch": [events[i].wire() for i in positions]})
-        out.append(build_request(settings, "POST", "/batch_events", body=body).describe())
+    for part, senders in _shares(events, options):
+        for positions in plan(part, ordered=options.ordered, senders=senders):
+            body = encode_body({"batch": [part[i].wire() for i in positions]})
+            out.append(build_request(settings, "POST", "/batch_events", body=body).describe())
     return out
 
 
