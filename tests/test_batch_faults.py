@@ -3,7 +3,8 @@
 
 Every scenario sends 240 events (8 channels x 30, channel-grouped, so every request carries one
 channel's events and a fault aimed at a channel hits the same events with --parallel 1 and 4)
-through tests/faultproxy.py, then re-sends the --failed-to file straight to the server. What must
+through tests/faultproxy.py, also with --concurrency 16 (16 requests in flight from one process:
+how much was sent before a stopping error then depends on timing, within bounds), then re-sends the --failed-to file straight to the server. What must
 hold whatever the fault: every event is delivered or in the failed file; an event in the failed
 file that arrived anyway was announced as unknown; an event that arrived twice was announced
 (unknown, or sent again after a request with no answer); the exit code is the documented one
@@ -69,6 +70,8 @@ class Scenario:
     maybe_duplicated: int = 0
     #: --timeout for the run (None: the default, 10 s)
     timeout: float | None = None
+    #: events in the failed file with --concurrency 16, at least and at most
+    failed_concurrent: tuple[int, int] = (0, 0)
 
 
 # Channel k of worker w with --parallel 4: channels are dealt out c0..c3 to workers 0..3, then
@@ -89,12 +92,15 @@ SCENARIOS = [
         lambda p, c: p.rule(Fault.status(503), body_contains=on(c, 3)),
         (7, 7),
         (150, 60),  # the run stops at c3's first request (p4: c3's worker, c3 and c7)
+        # c16: every channel's first request is in flight at once; the 7 others are confirmed
+        failed_concurrent=(30, 170),
     ),
     Scenario(
         "503-everything",
         lambda p, c: p.rule(Fault.status(503), body_contains=f'"channel":"fx-{c}-'.encode()),
         (6, 6),
         (TOTAL, TOTAL),
+        failed_concurrent=(TOTAL, TOTAL),
     ),
     Scenario(
         "reset-before-once",  # not forwarded, but the client cannot know: flagged, not doubled
@@ -109,6 +115,7 @@ SCENARIOS = [
         (7, 7),
         (90, 30),
         unknown=10,
+        failed_concurrent=(30, 170),
     ),
     Scenario(
         "reset-after-once",  # delivered, answer lost, retried: delivered twice
@@ -125,6 +132,7 @@ SCENARIOS = [
         (90, 30),
         unknown=10,
         duplicated=10,
+        failed_concurrent=(30, 170),
     ),
     Scenario(
         "stall-2s-after-forwarding-once",  # --timeout 1: no answer, retried: delivered twice
@@ -142,8 +150,17 @@ SCENARIOS = [
         (60, 30),  # p1: c6 and c7; p4: c6's worker has c2 first, then c6
         unknown=10,
         timeout=STALL_TIMEOUT,
+        failed_concurrent=(30, 170),
     ),
 ]
+
+#: how each scenario is sent: one connection in file order, 4 processes with one request in
+#: flight each (against soketi only, to keep the suite quick), 16 requests in flight
+MODES = {
+    "p1": ("--parallel", "1"),
+    "p4": ("--parallel", "4"),
+    "c16": ("--concurrency", "16"),
+}
 
 
 # --------------------------------------------------------------------------- the subscriber
@@ -231,7 +248,7 @@ class PusherJs:
 
 
 def cases() -> list[str]:
-    return [f"{s.name}-p{p}" for s in SCENARIOS for p in (1, 4)] + REST_CASES
+    return [f"{s.name}-{m}" for s in SCENARIOS for m in MODES] + REST_CASES + CONCURRENCY_CASES
 
 
 #: the retry tests' channels (fx-<case>-c0), subscribed to by the same pusher-js client
@@ -266,11 +283,11 @@ def write_events(path: Path, case: str) -> None:
 
 
 def batch(env: dict[str, str], *args: str) -> tuple[int, dict[str, Any], str]:
-    """``pushcli batch ARGS --json``: exit code, summary, stderr. With --parallel 1 in this
-    process (quicker); otherwise in a subprocess, so the workers are forked from a process with
-    no test threads in it."""
+    """``pushcli batch ARGS --json``: exit code, summary, stderr. In this process (quicker)
+    unless --parallel forks workers: then in a subprocess, so they are forked from a process
+    with no test threads in it."""
     argv = ["batch", *args, "--json"]
-    if "--parallel" in args and args[args.index("--parallel") + 1] == "1":
+    if "--parallel" not in args or args[args.index("--parallel") + 1] == "1":
         r = CliRunner().invoke(app, argv, env=env)
         code, out, err = r.exit_code, r.stdout, r.stderr
     else:
@@ -292,16 +309,18 @@ def record(row: dict[str, Any]) -> None:
             f.write(json.dumps(row) + "\n")
 
 
-@pytest.mark.parametrize("parallel", [1, 4])
+@pytest.mark.parametrize("mode", list(MODES))
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
 def test_every_event_is_delivered_or_kept(
-    server: Any, counter: PusherJs, scenario: Scenario, parallel: int, tmp_path: Path
+    server: Any, counter: PusherJs, scenario: Scenario, mode: str, tmp_path: Path
 ) -> None:
-    case = f"{scenario.name}-p{parallel}"
+    if mode == "p4" and server.label != "soketi":
+        pytest.skip("--parallel 4 runs against soketi only (the processes are the client's)")
+    case = f"{scenario.name}-{mode}"
     src, failed = tmp_path / "events.ndjson", tmp_path / "failed.ndjson"
     write_events(src, case)
     everything = set(range(TOTAL))
-    column = 0 if parallel == 1 else 1
+    column = 1 if mode == "p4" else 0
     with FaultProxy(server.port) as proxy:
         scenario.setup(proxy, case)
         started = time.monotonic()
@@ -309,8 +328,7 @@ def test_every_event_is_delivered_or_kept(
         code, summary, err = batch(
             proxy.env(server),
             str(src),
-            "--parallel",
-            str(parallel),
+            *MODES[mode],
             "--retries",
             str(RETRIES),
             *timeout,
@@ -326,7 +344,12 @@ def test_every_event_is_delivered_or_kept(
         if failed.exists()
         else []
     )
-    assert summary["failed"] == len(kept) == scenario.failed[column], (summary, err)
+    if mode == "c16":
+        low, high = scenario.failed_concurrent
+        assert summary["failed"] == len(kept), (summary, err)
+        assert low <= len(kept) <= high, (summary, err)
+    else:
+        assert summary["failed"] == len(kept) == scenario.failed[column], (summary, err)
     assert summary["sent"] + summary["failed"] == TOTAL
     assert summary["unknown"] == scenario.unknown
     assert summary["maybe_duplicated"] == scenario.maybe_duplicated
@@ -358,7 +381,7 @@ def test_every_event_is_delivered_or_kept(
     record(
         {
             "scenario": scenario.name,
-            "parallel": parallel,
+            "mode": mode,
             "server": server.label,
             "exit": code,
             "delivered_first_run": len(first),
@@ -371,6 +394,108 @@ def test_every_event_is_delivered_or_kept(
             "seconds": round(seconds, 2),
         }
     )
+
+
+# --------------------------------------------------------------------------- concurrency
+
+#: the concurrency tests' channels (fx-<case>-c0..c7), subscribed to by the same pusher-js client
+CONCURRENCY_CASES = ["order-c16", "order-unordered", "shared-429", "shared-429-p2", "in-flight"]
+
+
+def out_of_order(counter: PusherJs, case: str) -> list[str]:
+    """The channels whose events pusher-js received out of file order."""
+    prefix = f"fx-{case}-"
+    with counter._cond:
+        seen = [(ch, i) for ch, i in counter.events if ch.startswith(prefix)]
+    by_channel: dict[str, list[int]] = {}
+    for ch, i in seen:
+        by_channel.setdefault(ch, []).append(i)
+    return sorted(ch for ch, got in by_channel.items() if got != sorted(got))
+
+
+@pytest.mark.parametrize("unordered", [False, True], ids=["ordered", "unordered"])
+def test_each_channel_keeps_its_order_with_16_in_flight(
+    server: Any, counter: PusherJs, unordered: bool, tmp_path: Path
+) -> None:
+    """--concurrency 16: the first request of four channels gets a 503 and is retried; the
+    channel's next requests wait for it, so pusher-js sees every channel in file order. With
+    --unordered they do not wait (the same faults put channels out of order: the check can
+    fail), and every event still arrives once."""
+    case = "order-unordered" if unordered else "order-c16"
+    src = tmp_path / "events.ndjson"
+    write_events(src, case)
+    with FaultProxy(server.port) as proxy:
+        for k in range(4):
+            first = b'{\\"i\\":%d}"' % (k * PER_CHANNEL)  # the channel's first event
+            proxy.rule(Fault.status(503), body_contains=first, times=1)
+        extra = ["--unordered"] if unordered else []
+        code, summary, err = batch(proxy.env(server), str(src), "--concurrency", "16", *extra)
+        assert proxy.count("respond") == 4  # the faults did hit
+    assert code == 0, err
+    assert summary["sent"] == TOTAL and summary["requests"] == TOTAL // 10 + 4
+    counter.wait_for(case, set(range(TOTAL)))
+    counter.settle(case)
+    assert counter.received(case) == Counter(range(TOTAL))  # each exactly once
+    disordered = out_of_order(counter, case)
+    if unordered:
+        assert disordered, "the 503s should have let later requests overtake"
+    else:
+        assert disordered == []
+
+
+def test_requests_are_in_flight_at_once_but_not_a_channels(
+    server: Any, counter: PusherJs, tmp_path: Path
+) -> None:
+    """Every answer held 0.5 s: 16 requests (8 channels x 2) take about 1 s, not 8 s, and not
+    less than 1 s either, since each channel's second request waits for its first."""
+    case = "in-flight"
+    src = tmp_path / "events.ndjson"
+    src.write_text(
+        "".join(
+            json.dumps({"channel": channel(case, k), "name": "e", "data": {"i": k * 20 + j}}) + "\n"
+            for k in range(CHANNELS)
+            for j in range(20)
+        )
+    )
+    with FaultProxy(server.port) as proxy:
+        proxy.default = Fault.stall(0.5, forward=True)
+        started = time.monotonic()
+        code, summary, err = batch(proxy.env(server), str(src))  # the default: 32 in flight
+        elapsed = time.monotonic() - started
+    assert code == 0, err
+    assert summary["sent"] == 160 and summary["requests"] == 16
+    assert 1.0 <= elapsed < 3.5, elapsed
+    counter.wait_for(case, set(range(160)))
+    assert out_of_order(counter, case) == []
+
+
+@pytest.mark.parametrize("mode", ["threads", "processes"])
+def test_a_429_pauses_every_sender(
+    server: Any, counter: PusherJs, mode: str, tmp_path: Path
+) -> None:
+    """Each answer held 0.2 s; channel 0's first request gets 429 with Retry-After: 1. No
+    sender, in this process or another, sends a request in that second: the requests arriving
+    then would be the other channels' next ones."""
+    if mode == "processes" and server.label == "soketi":
+        pytest.skip("processes against pushcli serve only (the backoff is the client's)")
+    case = "shared-429" if mode == "threads" else "shared-429-p2"
+    src = tmp_path / "events.ndjson"
+    write_events(src, case)
+    args = ["--concurrency", "16"] + (["--parallel", "2"] if mode == "processes" else [])
+    with FaultProxy(server.port) as proxy:
+        proxy.default = Fault.stall(0.2, forward=True)
+        proxy.rule(Fault.too_many(1), body_contains=on(case, 0), times=1)
+        code, summary, err = batch(proxy.env(server), str(src), *args)
+        log = list(proxy.log)
+    assert code == 0, err
+    assert summary["sent"] == TOTAL
+    [limited] = [s.at for s in log if s.answered == 429]
+    during = [round(s.at - limited, 3) for s in log if limited + 0.1 < s.at < limited + 0.95]
+    assert during == []
+    before = [s for s in log if s.at <= limited + 0.1]
+    assert len(before) <= CHANNELS  # at most the first wave (a worker forked late waits too)
+    counter.wait_for(case, set(range(TOTAL)))
+    assert out_of_order(counter, case) == []
 
 
 # --------------------------------------------------------------------------- REST retries
@@ -516,7 +641,8 @@ def test_what_a_worker_reports_survives_the_trip_between_processes() -> None:
     """Errors cross the process boundary as plain data (a 5xx used to break the pool)."""
     import pickle
 
-    from pushcli.app.publish import BatchResult, PartReport, Problem
+    from pushcli.app.batch import PartReport
+    from pushcli.app.publish import BatchResult, Problem
     from pushcli.client.rest import ServerError
     from pushcli.protocol.events import Event
 
@@ -547,7 +673,7 @@ def print_table(path: str) -> None:
     rows = [json.loads(line) for line in Path(path).read_text().splitlines()]
     cols = [
         "scenario",
-        "parallel",
+        "mode",
         "server",
         "exit",
         "delivered_first_run",
@@ -562,7 +688,7 @@ def print_table(path: str) -> None:
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
     order = {s.name: i for i, s in enumerate(SCENARIOS)}
-    for r in sorted(rows, key=lambda r: (order[r["scenario"]], r["parallel"], r["server"])):
+    for r in sorted(rows, key=lambda r: (order[r["scenario"]], r["mode"], r["server"])):
         print("| " + " | ".join(str(r[c]) for c in cols) + " |")
 
 

@@ -178,6 +178,52 @@ def _uncertain(client: Any) -> bool:
     return bool(getattr(client, "last_call_uncertain", False))
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one request of a batch ended: confirmed (``problem`` None) or not, and whether an
+    attempt got no answer (then a confirmed request may have delivered twice, an unconfirmed
+    one may have delivered all the same)."""
+
+    problem: Problem | None
+    uncertain: bool
+
+
+def send_chunk(client: Any, part: list[Event], *, contain_errors: bool = False) -> Outcome:
+    """One POST /batch_events for ``part`` (at most 10 events), retried as the client does."""
+    from pushcli.client.rest import encode_body
+
+    body = encode_body({"batch": [ev.wire() for ev in part]})
+    try:
+        client.call("POST", "/batch_events", body=body)
+    except PushcliError as e:
+        return Outcome(Problem.of(e), _uncertain(client))
+    except Exception as e:
+        if not contain_errors:
+            raise
+        problem = Problem(
+            f"unexpected error: {e.__class__.__name__}: {e}", ExitCode.UNEXPECTED, stops=True
+        )
+        return Outcome(problem, True)
+    return Outcome(None, _uncertain(client))
+
+
+def record(result: BatchResult, part: list[Event], outcome: Outcome) -> None:
+    """Count ``part`` in ``result`` as ``outcome`` says (a stopping problem becomes ``fatal``)."""
+    problem = outcome.problem
+    if problem is None:
+        result.sent += len(part)
+        if outcome.uncertain:
+            result.maybe_duplicated += len(part)
+        return
+    result.errors.append(f"{_span(part)}: {problem.message}")
+    result.first_error = result.first_error or problem
+    result.failed.extend(part)
+    if outcome.uncertain:
+        result.unknown.extend(part)
+    if problem.stops:
+        result.fatal = result.fatal or problem
+
+
 def send_batch(
     client: Any,
     events: list[Event],
@@ -185,47 +231,24 @@ def send_batch(
     progress: Callable[[int], None] | None = None,
     contain_errors: bool = False,
 ) -> BatchResult:
-    """Send ``events`` in requests of 10 over the client's connection.
+    """Send ``events`` in requests of 10, in order, one at a time over the client's connection
+    (the library's ``Client.batch`` and ``--replay``; the command keeps many in flight:
+    :mod:`pushcli.app.batch`).
 
     A chunk the server rejects (400, 413, …) is recorded as failed and sending goes on; an error
     that would fail every later chunk (401/403/404, unreachable after retries) stops the run and
     marks everything not sent as failed. A chunk whose request got no answer is failed *and*
-    unknown (see :class:`BatchResult`). With ``contain_errors`` (workers) an unexpected exception
-    becomes a problem too: the chunk in flight is unknown, the rest failed, nothing is lost.
+    unknown (see :class:`BatchResult`). With ``contain_errors`` an unexpected exception becomes
+    a problem too: the chunk in flight is unknown, the rest failed, nothing is lost.
     """
-    from pushcli.client.rest import encode_body
-
     result = BatchResult(total=len(events))
     start = time.perf_counter()
     parts = chunks(events)
     before = client.requests_sent
     for i, part in enumerate(parts):
-        body = encode_body({"batch": [ev.wire() for ev in part]})
-        try:
-            client.call("POST", "/batch_events", body=body)
-        except PushcliError as e:
-            problem, uncertain = Problem.of(e), _uncertain(client)
-        except Exception as e:
-            if not contain_errors:
-                raise
-            problem = Problem(
-                f"unexpected error: {e.__class__.__name__}: {e}", ExitCode.UNEXPECTED, stops=True
-            )
-            uncertain = True
-        else:
-            result.sent += len(part)
-            if _uncertain(client):
-                result.maybe_duplicated += len(part)
-            if progress is not None:
-                progress(len(part))
-            continue
-        result.errors.append(f"{_span(part)}: {problem.message}")
-        result.first_error = result.first_error or problem
-        result.failed.extend(part)
-        if uncertain:
-            result.unknown.extend(part)
-        if problem.stops:
-            result.fatal = problem
+        outcome = send_chunk(client, part, contain_errors=contain_errors)
+        record(result, part, outcome)
+        if outcome.problem is not None and outcome.problem.stops:
             for rest in parts[i + 1 :]:
                 result.failed.extend(rest)
             break
@@ -234,185 +257,3 @@ def send_batch(
     result.requests = client.requests_sent - before
     result.seconds = time.perf_counter() - start
     return result
-
-
-# --- parallel sending -----------------------------------------------------------------------
-
-
-def partition(events: list[Event], workers: int) -> list[list[Event]]:
-    """Split by channel, so every channel's events stay in file order within one worker.
-
-    Channels go to the least-loaded worker, busiest channel first, so a few busy channels
-    still spread evenly (a hash would put four channels on one worker as often as not).
-    """
-    from collections import Counter
-
-    n = max(1, workers)
-    counts = Counter(ev.channel for ev in events)
-    load = [0] * n
-    owner: dict[str, int] = {}
-    for channel, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        i = load.index(min(load))
-        owner[channel] = i
-        load[i] += count
-    parts: list[list[Event]] = [[] for _ in range(n)]
-    for ev in events:
-        parts[owner[ev.channel]].append(ev)
-    return [p for p in parts if p]
-
-
-#: below this many events one connection is faster than starting workers
-PARALLEL_MIN_EVENTS = 200
-_progress_counter: Any = None
-
-
-def _worker_init(counter: Any) -> None:
-    global _progress_counter
-    _progress_counter = counter
-
-
-@dataclass(slots=True)
-class PartReport:
-    """A worker's result, as plain data: positions in its part, counts, strings and
-    :class:`Problem` s; never an exception, so it always survives the trip back (pickling)."""
-
-    sent: int = 0
-    failed: list[int] = field(default_factory=list)
-    unknown: list[int] = field(default_factory=list)
-    maybe_duplicated: int = 0
-    errors: list[str] = field(default_factory=list)
-    requests: int = 0
-    fatal: Problem | None = None
-    first_error: Problem | None = None
-
-    @classmethod
-    def of(cls, part: list[Event], result: BatchResult) -> PartReport:
-        position = {id(ev): i for i, ev in enumerate(part)}
-        return cls(
-            result.sent,
-            [position[id(ev)] for ev in result.failed],
-            [position[id(ev)] for ev in result.unknown],
-            result.maybe_duplicated,
-            result.errors,
-            result.requests,
-            result.fatal,
-            result.first_error,
-        )
-
-    def result(self, part: list[Event]) -> BatchResult:
-        """The :class:`BatchResult` this report stands for, with ``part``'s events."""
-        return BatchResult(
-            total=len(part),
-            sent=self.sent,
-            failed=[part[i] for i in self.failed],
-            unknown=[part[i] for i in self.unknown],
-            maybe_duplicated=self.maybe_duplicated,
-            errors=self.errors,
-            requests=self.requests,
-            fatal=self.fatal,
-            first_error=self.first_error,
-        )
-
-
-def lost_part(part: list[Event], reason: str) -> BatchResult:
-    """A part whose worker ended without a report: none of its events is confirmed, and any of
-    them may have been sent."""
-    problem = Problem(reason, ExitCode.UNEXPECTED, stops=True)
-    return BatchResult(
-        total=len(part),
-        failed=list(part),
-        unknown=list(part),
-        errors=[f"{_span(part)}: {reason}"],
-        fatal=problem,
-        first_error=problem,
-    )
-
-
-def _worker_send(
-    settings: Settings, events: list[Event], retries: int, timeout: float
-) -> PartReport:
-    from pushcli.client.rest import RestClient
-
-    def bump(n: int) -> None:
-        with _progress_counter.get_lock():
-            _progress_counter.value += n
-
-    result: BatchResult | None = None
-    try:
-        with RestClient(settings, retries=retries, timeout=timeout) as client:
-            result = send_batch(
-                client,
-                events,
-                progress=bump if _progress_counter is not None else None,
-                contain_errors=True,
-            )
-    except Exception as e:  # noqa: BLE001 - reported as data, whatever it was
-        if result is None:
-            result = lost_part(events, f"unexpected error: {e.__class__.__name__}: {e}")
-    return PartReport.of(events, result)
-
-
-def send_parallel(
-    settings: Settings,
-    events: list[Event],
-    *,
-    workers: int,
-    retries: int = 3,
-    timeout: float = 10.0,
-    progress: Callable[[int], None] | None = None,
-) -> BatchResult:
-    """Send with up to ``workers`` processes, one connection each, channels split between them.
-
-    Each channel's events keep their order (a channel belongs to one worker); events of
-    different channels may interleave, as they may with any concurrent publishers. Python
-    threads would share one interpreter lock, and signing plus HTTP framing is CPU work, so
-    the workers are forked processes; where fork is unavailable, or with one worker or one
-    channel, everything goes over one connection in file order. Workers report plain data
-    (:class:`PartReport`); a worker that dies anyway leaves its part failed and unknown.
-    """
-    import multiprocessing
-    import os
-    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-
-    from pushcli.client.rest import RestClient
-
-    if len(events) < PARALLEL_MIN_EVENTS:
-        workers = 1  # starting workers costs more than it saves
-    parts = partition(events, workers) if workers > 1 and hasattr(os, "fork") else [events]
-    if len(parts) <= 1:
-        with RestClient(settings, retries=retries, timeout=timeout) as client:
-            return send_batch(client, events, progress=progress)
-
-    ctx = multiprocessing.get_context("fork")
-    counter = ctx.Value("q", 0)
-    start = time.perf_counter()
-    merged = BatchResult(total=len(events))
-    with ProcessPoolExecutor(
-        len(parts), mp_context=ctx, initializer=_worker_init, initargs=(counter,)
-    ) as pool:
-        pending: dict[Future[PartReport], list[Event]] = {
-            pool.submit(_worker_send, settings, part, retries, timeout): part for part in parts
-        }
-        shown = 0
-        while pending:
-            done, _ = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
-            if progress is not None:
-                now = counter.value
-                if now > shown:
-                    progress(now - shown)
-                    shown = now
-            for fut in done:
-                part = pending.pop(fut)
-                try:
-                    merged.merge(fut.result().result(part))
-                except Exception as e:  # noqa: BLE001 - a dead worker: its events are unaccounted
-                    merged.merge(lost_part(part, f"worker failed: {e.__class__.__name__}: {e}"))
-    merged.failed.sort(key=_origin_position)  # back in input order, for --failed-to
-    merged.unknown.sort(key=_origin_position)
-    merged.seconds = time.perf_counter() - start
-    return merged
-
-
-def _origin_position(ev: Event) -> int:
-    tail = ev.origin.rsplit(" ", 1)[-1]
-    return int(tail) if tail.isdigit() else 0

@@ -15,6 +15,7 @@ from typing import Any
 
 from pushcli.app import publish
 from pushcli.app.publish import BatchResult
+from pushcli.client.profiles import Settings
 from pushcli.errors import InputError
 from pushcli.protocol.events import Event
 
@@ -36,6 +37,19 @@ def check_times(events: list[Event]) -> None:
             f"number: {shown}",
             hint="record with pushcli listen --record, or send without --replay",
         )
+
+
+def prepare(events: list[Event], replay: bool, speed: float | None) -> float:
+    """Check the options and every event's ``time`` before anything is sent; the speed to use."""
+    if not replay:
+        if speed is not None:
+            raise InputError("--speed needs --replay")
+        return 0.0
+    check_times(events)
+    speed = 1.0 if speed is None else speed
+    if speed < 0:
+        raise InputError("--speed must be 0 (as fast as possible) or more")
+    return speed
 
 
 def schedule(events: list[Event], speed: float) -> list[tuple[float, Event]]:
@@ -87,3 +101,19 @@ def send(
             break
     result.seconds = clock() - start
     return result
+
+
+def run(
+    settings: Settings,
+    events: list[Event],
+    *,
+    speed: float,
+    retries: int = 3,
+    timeout: float = 10.0,
+    progress: Callable[[int], None] | None = None,
+) -> BatchResult:
+    """``batch --replay``: :func:`send` over one connection of its own."""
+    from pushcli.client import stdhttp
+
+    with stdhttp.rest_client(settings, retries=retries, timeout=timeout) as client:
+        return send(client, events, speed=speed, progress=progress)

@@ -1,7 +1,7 @@
 """pushcli batch: send many events from a JSON array, {"batch": [...]} or NDJSON."""
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -25,15 +25,38 @@ def batch(
             "--retries", min=0, max=10, help="Retries per request on 429/5xx/network errors."
         ),
     ] = 3,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--concurrency",
+            min=1,
+            max=256,
+            metavar="N",
+            help="Requests in flight, one connection each (default 32; with --parallel, one "
+            "per process). A channel's next request waits for its previous one.",
+            show_default=False,
+        ),
+    ] = None,
+    unordered: Annotated[
+        bool,
+        typer.Option(
+            "--unordered",
+            help="Do not keep each channel's events in order: requests of 10 in file order, "
+            "any connection (fast with few busy channels).",
+        ),
+    ] = False,
     parallel: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--parallel",
             min=1,
             max=32,
-            help="Connections to send over; channels are split between them and each keeps its order.",
+            metavar="P",
+            help="Processes to send from (for CPU-bound links such as loopback); channels "
+            "are split between them. Alone: one request in flight per process.",
+            show_default=False,
         ),
-    ] = 4,
+    ] = None,
     timeout: Annotated[
         float,
         typer.Option(
@@ -66,127 +89,39 @@ def batch(
 
     Example: pushcli batch events.ndjson --failed-to failed.ndjson
     """
-    from pushcli.app import publish
-    from pushcli.cli import replay as replay_cli
-    from pushcli.errors import PartialFailure
-    from pushcli.protocol import events
-    from pushcli.ui import render
+    from pushcli.app import batch as app
+    from pushcli.app import replay as replaying
+    from pushcli.ui import progress, render
 
+    app.check_options(replay=replay, concurrency=concurrency, unordered=unordered)
     settings = state(ctx).settings()
-    evs = events.parse_batch(read_file(source), max_data_bytes=settings.max_data_bytes)
-    speed = replay_cli.prepare(evs, replay, speed)
-    publish.encrypt_events(settings, evs)
-    settings.require("app_id", "key", "secret", "location")
-
+    evs, speed = app.load(settings, read_file(source), replay=replay, speed=speed)
+    options = app.Options.of(
+        concurrency=concurrency,
+        parallel=parallel,
+        unordered=unordered,
+        retries=retries,
+        timeout=timeout,
+    )
     if dry_run:
-        from pushcli.client.rest import build_request, encode_body
-
-        for part in publish.chunks(evs):
-            body = encode_body({"batch": [ev.wire() for ev in part]})
-            print(build_request(settings, "POST", "/batch_events", body=body).describe())
-        render.message(
-            f"dry run: {len(evs)} events in {len(publish.chunks(evs))} requests; nothing sent"
-        )
+        progress.dry_run(app.describe(settings, evs, options), len(evs))
         return
 
-    show_progress = render.stdout_is_tty() and not json_out and len(evs) > 10
+    on_tty = render.stdout_is_tty() and not json_out
     if replay:
-        progress = render.stdout_is_tty() and not json_out
-        result = replay_cli.send(
-            settings, evs, speed=speed, retries=retries, timeout=timeout, progress=progress
-        )
-    elif show_progress:
-        result = _send_with_progress(settings, evs, parallel, retries, timeout)
+        if speed:
+            progress.replay_notice(len(evs), replaying.duration(evs, speed), speed)
+        with progress.maybe_bar(on_tty, len(evs), "replaying", eta=False) as advance:
+            result = replaying.run(
+                settings, evs, speed=speed, retries=retries, timeout=timeout, progress=advance
+            )
     else:
-        result = publish.send_parallel(
-            settings, evs, workers=parallel, retries=retries, timeout=timeout
-        )
+        with progress.maybe_bar(on_tty and len(evs) > 10, len(evs)) as advance:
+            result = app.send(settings, evs, options, progress=advance)
 
     if result.failed and failed_to is not None:
-        _write_failed(failed_to, result.failed)
-    summary = result.summary()
-    if failed_to is not None and result.failed:
-        summary["failed_to"] = str(failed_to)
-    if render.wants_json(json_out):
-        render.print_json(summary)
-        if result.maybe_duplicated:
-            render.message(_duplicates_note(result.maybe_duplicated))
-    else:
-        render.message(_summary_line(result))
-    if not result.failed:
-        return
-    resume = (
-        f"; resume with: pushcli batch {failed_to}"
-        if failed_to
-        else " (use --failed-to FILE to keep them)"
-    )
-    unknown = len(result.unknown)
-    problem = result.fatal or result.first_error
-    if result.sent == 0 and problem is not None:
-        what = (
-            f"nothing confirmed sent ({unknown} events got no answer and may have been delivered)"
-            if unknown
-            else "nothing sent"
-        )
-        # its own code: 5 rejected, 6 unavailable (also when no answer came)
-        raise problem.error(f"{what}: {problem.message}{resume}")
-    maybe = f", {unknown} of them with no answer (they may have been delivered)" if unknown else ""
-    first = result.errors[0] if result.errors else ""
-    raise PartialFailure(
-        f"{len(result.failed)} of {result.total} events failed{maybe}: {first}{resume}"
-    )
-
-
-def _summary_line(result: Any) -> str:
-    line = (
-        f"sent {result.sent} of {result.total} events in {result.requests} requests, "
-        f"{result.seconds:.2f} s ({result.rate:,.0f} events/s); {len(result.failed)} failed"
-    )
-    if result.unknown:
-        line += f", {len(result.unknown)} of them unknown (may have been delivered)"
-    if result.maybe_duplicated:
-        line += f"; {_duplicates_note(result.maybe_duplicated)}"
-    return line
-
-
-def _duplicates_note(n: int) -> str:
-    return (
-        f"{n} events were sent again after a request with no answer: they may have been "
-        "delivered twice"
-    )
-
-
-def _send_with_progress(
-    settings: Any, evs: list[Any], parallel: int, retries: int, timeout: float
-) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    from pushcli.app import publish
-    from pushcli.ui import render
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=render.console(stderr=True),
-        transient=True,
-        auto_refresh=False,  # no refresh thread: send_parallel forks its workers
-    ) as bar:
-        task = bar.add_task("sending", total=len(evs))
-
-        def advance(n: int) -> None:
-            bar.advance(task, n)
-            bar.refresh()
-
-        return publish.send_parallel(
-            settings, evs, workers=parallel, retries=retries, timeout=timeout, progress=advance
-        )
-
-
-def _write_failed(path: Path, failed: list) -> None:  # type: ignore[type-arg]
-    from pushcli.protocol.events import event_to_ndjson
-
-    with path.open("w", encoding="utf-8") as f:
-        for ev in failed:
-            f.write(event_to_ndjson(ev) + "\n")
+        app.write_failed(failed_to, result.failed)
+    progress.summary(result, json_out=json_out, failed_to=failed_to)
+    error = app.outcome_error(result, failed_to)
+    if error is not None:
+        raise error

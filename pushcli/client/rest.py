@@ -1,4 +1,4 @@
-"""The HTTP API: build signed requests, send them over one keep-alive connection.
+"""The HTTP API: build signed requests, send them (bounded retries) over a transport.
 
 Requests are built first (pure, clock passed in) and sent second, so ``--dry-run`` shows exactly
 what would go out. Errors become exceptions carrying pushcli's exit codes.
@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import quote
 
 from pushcli.client.profiles import Settings
@@ -20,6 +21,8 @@ from pushcli.protocol import signing
 from pushcli.protocol.backoff import REST_RETRY, Backoff
 
 USER_AGENT = "pushcli"
+HEADERS = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+JSON_HEADERS = {**HEADERS, "Content-Type": "application/json"}
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -32,9 +35,14 @@ class Request:
     base: str
 
     @property
-    def url(self) -> str:
+    def target(self) -> str:
+        """Path and query, as on the request line."""
         qs = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in self.query.items())
-        return f"{self.base}{self.path}?{qs}"
+        return f"{self.path}?{qs}"
+
+    @property
+    def url(self) -> str:
+        return self.base + self.target
 
     def describe(self) -> str:
         """Method, signed URL and body, for --dry-run (contains no secret)."""
@@ -161,8 +169,124 @@ def backoff_delay(
     return Backoff(base=base, cap=cap, floor=REST_RETRY.floor).delay(attempt, random)
 
 
+class Answer(NamedTuple):
+    """What came back for one request, before :func:`interpret` reads it."""
+
+    status: int
+    content: bytes
+    retry_after: str | None
+
+
+class Transport(Protocol):
+    """Sends one built request and returns the answer, or raises :class:`UnavailableError`
+    (the request did not get there) / :class:`OutcomeUnknown` (it went out, no answer came)."""
+
+    def send(self, req: Request) -> Answer: ...
+
+    def close(self) -> None: ...
+
+
+class HttpxTransport:
+    """httpx's transport (not httpx.Client: pushcli needs no cookies, redirects, auth hooks or
+    URL merging, and skipping them halves the client-side cost of each request)."""
+
+    def __init__(self, server: str, timeout: float) -> None:
+        import httpx
+
+        self._httpx = httpx
+        self.server = server
+        self.transport = httpx.HTTPTransport(retries=0)
+        self._timeout = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def send(self, req: Request) -> Answer:
+        httpx = self._httpx
+        request = httpx.Request(
+            req.method,
+            req.url,
+            content=req.body,
+            headers=JSON_HEADERS if req.body is not None else HEADERS,
+            extensions={"timeout": self._timeout},
+        )
+        try:
+            resp = self.transport.handle_request(request)
+            try:
+                content = resp.read()
+            finally:
+                resp.close()
+        except httpx.ReadTimeout:
+            raise no_answer_in_time(self.server) from None
+        except httpx.TimeoutException:  # connecting or sending: the request did not get there
+            raise UnavailableError(f"{self.server} did not answer in time") from None
+        except (httpx.ReadError, httpx.RemoteProtocolError) as e:
+            # The request was sent; the connection broke before a whole answer came back.
+            raise answer_lost(self.server, str(e) or e.__class__.__name__) from None
+        except httpx.TransportError as e:
+            reason = str(e) or e.__class__.__name__
+            raise UnavailableError(f"cannot reach {self.server}: {reason}") from None
+        return Answer(resp.status_code, content, resp.headers.get("retry-after"))
+
+
+def no_answer_in_time(server: str) -> OutcomeUnknown:
+    return OutcomeUnknown(f"{server} did not answer in time (it may have accepted the request)")
+
+
+def answer_lost(server: str, reason: str) -> OutcomeUnknown:
+    return OutcomeUnknown(
+        f"connection to {server} lost before its answer ({reason}); "
+        "it may have accepted the request"
+    )
+
+
+class SharedBackoff:
+    """One pause for many senders (threads, or forked processes with a shared ``value``).
+
+    A 429 or a 503 speaks for the whole server (or the app's rate limit), not for the request
+    that got it: the sender that got it holds every sender until its delay (the server's
+    ``Retry-After``, else backoff) has passed, and each sender waits before every attempt.
+    ``value`` is anything with ``.value`` and ``.get_lock()`` (``multiprocessing.Value("d")``),
+    holding a ``time.monotonic()`` instant, which Linux shares between processes.
+    """
+
+    def __init__(
+        self,
+        value: Any = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._until = value if value is not None else _Instant()
+        self.clock = clock
+        self.sleep = sleep
+
+    def hold(self, seconds: float) -> None:
+        with self._until.get_lock():
+            self._until.value = max(self._until.value, self.clock() + seconds)
+
+    def wait(self) -> None:
+        while (left := self._until.value - self.clock()) > 0:
+            self.sleep(left)
+
+
+class _Instant:
+    def __init__(self) -> None:
+        self.value = 0.0
+        self._lock = threading.Lock()
+
+    def get_lock(self) -> threading.Lock:
+        return self._lock
+
+
+def slows_everyone(e: PushcliError) -> bool:
+    """429 (rate limited) and 503 (unavailable) are about the server, not this request."""
+    return getattr(e, "status", None) in (429, 503)
+
+
 class RestClient:
-    """One httpx client per run: keep-alive, signed requests, bounded retries."""
+    """Signed requests with bounded retries over one transport (default: one httpx
+    keep-alive connection; batch gives each of its senders a lean one of its own)."""
 
     def __init__(
         self,
@@ -172,22 +296,17 @@ class RestClient:
         retries: int = 3,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        transport: Transport | None = None,
+        backoff: SharedBackoff | None = None,
     ) -> None:
-        import httpx
-
         settings.require("app_id", "key", "secret", "location")
         self.settings = settings
         self.retries = retries
         self.clock = clock
         self._sleep = sleep
-        self._httpx = httpx
         self.server = settings.server_label
-        # The transport, not httpx.Client: pushcli needs no cookies, redirects, auth hooks or
-        # URL merging, and skipping them halves the client-side cost of each request (batch).
-        self.transport = httpx.HTTPTransport(retries=0)
-        self._timeout = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
-        self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
-        self._json_headers = {**self._headers, "Content-Type": "application/json"}
+        self.transport: Transport = transport or HttpxTransport(self.server, timeout)
+        self.backoff = backoff
         self.requests_sent = 0
         #: whether the last call() had an attempt whose outcome is unknown (see call())
         self.last_call_uncertain = False
@@ -214,39 +333,11 @@ class RestClient:
         )
 
     def send_once(self, req: Request) -> Any:
-        httpx = self._httpx
-        request = httpx.Request(
-            req.method,
-            req.url,
-            content=req.body,
-            headers=self._json_headers if req.body is not None else self._headers,
-            extensions={"timeout": self._timeout},
-        )
         try:
-            resp = self.transport.handle_request(request)
-            try:
-                content = resp.read()
-            finally:
-                resp.close()
-        except httpx.ReadTimeout:
-            raise OutcomeUnknown(
-                f"{self.server} did not answer in time (it may have accepted the request)"
-            ) from None
-        except httpx.TimeoutException:  # connecting or sending: the request did not get there
-            raise UnavailableError(f"{self.server} did not answer in time") from None
-        except (httpx.ReadError, httpx.RemoteProtocolError) as e:
-            # The request was sent; the connection broke before a whole answer came back.
-            reason = str(e) or e.__class__.__name__
-            raise OutcomeUnknown(
-                f"connection to {self.server} lost before its answer ({reason}); "
-                "it may have accepted the request"
-            ) from None
-        except httpx.TransportError as e:
-            reason = str(e) or e.__class__.__name__
-            raise UnavailableError(f"cannot reach {self.server}: {reason}") from None
+            answer = self.transport.send(req)
         finally:
             self.requests_sent += 1
-        return interpret(resp.status_code, content, self.server, resp.headers.get("retry-after"))
+        return interpret(answer.status, answer.content, self.server, answer.retry_after)
 
     def call(
         self,
@@ -265,6 +356,8 @@ class RestClient:
         attempt = 0
         self.last_call_uncertain = False
         while True:
+            if self.backoff is not None:
+                self.backoff.wait()
             req = self.build(method, path, body=body, params=params)
             try:
                 return self.send_once(req)
@@ -277,7 +370,11 @@ class RestClient:
                             " (an earlier attempt got no answer: the server may have accepted it)"
                         )
                     raise
-                self._sleep(retry_delay(e, attempt))
+                delay = retry_delay(e, attempt)
+                if self.backoff is not None and slows_everyone(e):
+                    self.backoff.hold(delay)  # the wait before the next attempt honours it
+                else:
+                    self._sleep(delay)
                 attempt += 1
 
     # --- the API ------------------------------------------------------------------------------
