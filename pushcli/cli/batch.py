@@ -16,13 +16,19 @@ def batch(
     failed_to: Annotated[
         Path | None,
         typer.Option(
-            "--failed-to", help="Write events that still failed as NDJSON here (resumable)."
+            "--failed-to",
+            metavar="FILE",
+            help="Write events that still failed as NDJSON here (resumable).",
         ),
     ] = None,
     retries: Annotated[
         int,
         typer.Option(
-            "--retries", min=0, max=10, help="Retries per request on 429/5xx/network errors."
+            "--retries",
+            min=0,
+            max=10,
+            metavar="N",
+            help="Retries per request on 429/5xx/network errors.",
         ),
     ] = 3,
     parallel: Annotated[
@@ -31,6 +37,7 @@ def batch(
             "--parallel",
             min=1,
             max=32,
+            metavar="N",
             help="Connections to send over; channels are split between them and each keeps its order.",
         ),
     ] = 4,
@@ -40,7 +47,7 @@ def batch(
             "--timeout",
             min=0.1,
             max=300,
-            metavar="S",
+            metavar="SECONDS",
             help="Seconds to wait for each request's answer; a request with no answer may still "
             "have been delivered.",
         ),
@@ -64,7 +71,13 @@ def batch(
 ) -> None:
     """Send many events: everything is validated first, then sent 10 per request.
 
-    Example: pushcli batch events.ndjson --failed-to failed.ndjson
+    FILE is a JSON array, {"batch": [...]} or NDJSON (one event a line); each event is
+    {"channel" or "channels", "name", "data"?, "socket_id"?}.
+
+    Examples:
+      pushcli batch events.ndjson --failed-to failed.ndjson
+      pushcli batch failed.ndjson
+      pushcli batch recorded.ndjson --replay --speed 2
     """
     from pushcli.app import publish
     from pushcli.cli import replay as replay_cli
