@@ -98,7 +98,8 @@ def batch(
             body = encode_body({"batch": [ev.wire() for ev in part]})
             print(build_request(settings, "POST", "/batch_events", body=body).describe())
         render.message(
-            f"dry run: {len(evs)} events in {len(publish.chunks(evs))} requests; nothing sent"
+            f"dry run: {render.plural(len(evs), 'event')} in "
+            f"{render.plural(len(publish.chunks(evs)), 'request')}; nothing sent"
         )
         return
 
@@ -151,8 +152,11 @@ def batch(
 
 
 def _summary_line(result: Any) -> str:
+    from pushcli.ui import render
+
     line = (
-        f"sent {result.sent} of {result.total} events in {result.requests} requests, "
+        f"sent {result.sent} of {render.plural(result.total, 'event')} in "
+        f"{render.plural(result.requests, 'request')}, "
         f"{result.seconds:.2f} s ({result.rate:,.0f} events/s); {len(result.failed)} failed"
     )
     if result.unknown:
