@@ -120,6 +120,7 @@ def check_before_secret(where: Path, name: str, values: dict[str, str], *, force
     into a prompt only to be told the cluster was misspelt: the name (and that it is free),
     host or cluster, port, scheme, the app id's and key's form, that the file can be written."""
     profiles.check_profile_name(name)
+    _check_writable(where)
     if name in profiles.load_config(where).get("profiles", {}) and not force:
         raise ConfigError(f"profile {name!r} exists (use --force to replace it)")
     profiles.validate_profile({**values, "secret": values.get("secret") or "-"})
@@ -128,7 +129,6 @@ def check_before_secret(where: Path, name: str, values: dict[str, str], *, force
             raise ConfigError(
                 f"invalid {label} {values[field_]!r}: use letters, digits, '_', '.', '-'"
             )
-    _check_writable(where)
 
 
 def _check_writable(where: Path) -> None:

@@ -432,7 +432,7 @@ def split_json_hint(ctx: Any, given: list[str]) -> str | None:
     )
 
 
-_EXTRA = re.compile(r"^Got unexpected extra arguments? \((.*)\)$", re.S)
+_EXTRA = re.compile(r"^Got unexpected extra argument(?:\(s\)|s)? \((.*)\)$", re.S)
 
 
 def _sentence(message: str) -> str:
