@@ -7,9 +7,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPLETIONS = {
@@ -27,17 +27,43 @@ the README. Every command also answers `--help`.
 
 
 def cli_reference() -> str:
-    os.environ["COLUMNS"] = "100"
+    """Every command as its --help draws it (pushcli.cli.help): usage, the option panels and
+    the examples."""
     import typer.main
-    from typer.cli import get_docs_for_click
 
     from pushcli.cli import app
 
-    command = typer.main.get_command(app)
-    ctx = typer.Context(command, info_name="pushcli")
-    text = get_docs_for_click(obj=command, ctx=ctx, name="pushcli", title="`pushcli`")
-    lines = [line.rstrip() for line in text.splitlines()]
-    return HEADER + "\n".join(lines).strip() + "\n"
+    root = typer.main.get_command(app)
+    ctx = root.context_class(root, info_name="pushcli", **root.context_settings)
+    lines = command_doc(root, ctx, "pushcli", 1)
+    return HEADER + "\n".join(line.rstrip() for line in lines).strip() + "\n"
+
+
+def command_doc(command: Any, ctx: Any, path: str, level: int) -> list[str]:
+    from pushcli.cli import help as cli_help
+
+    text, examples = cli_help.split_help(command.help)
+    out = [f"{'#' * level} `{path}`", ""]
+    for paragraph in cli_help.paragraphs(text):
+        out += [paragraph, ""]
+    usage = " ".join([path, *cli_help.usage_pieces(command, ctx)])
+    out += ["**Usage**:", "", "```console", f"$ {usage}", "```", ""]
+    for title, rows in cli_help.sections(command, ctx):
+        out += [f"**{title}**:", ""]
+        out += [f"* `{name}`" + (f": {text}" if text else "") for name, text in rows]
+        out.append("")
+    if examples:
+        out += ["**Examples**:", "", "```sh", *examples, "```", ""]
+    names = command.list_commands(ctx) if hasattr(command, "list_commands") else []
+    if names:
+        subs = [(name, command.get_command(ctx, name)) for name in names]
+        out += ["**Commands**:", ""]
+        out += [f"* `{name}`: {sub.get_short_help_str(limit=200)}" for name, sub in subs]
+        out.append("")
+        for name, sub in subs:
+            sub_ctx = sub.context_class(sub, info_name=name, parent=ctx)
+            out += command_doc(sub, sub_ctx, f"{path} {name}", level + 1)
+    return out
 
 
 def completion(shell: str) -> str:

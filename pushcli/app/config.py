@@ -15,6 +15,7 @@ from typing import Any
 from pushcli.client import profiles
 from pushcli.client.profiles import Settings
 from pushcli.errors import ConfigError
+from pushcli.server.apps import KEY_RE
 
 
 @dataclass
@@ -93,6 +94,8 @@ def add(
         values.pop("cluster", None)
     if port is not None:
         values["port"] = str(port)
+    where = path(config)
+    check_before_secret(where, name, values, force=force)
     if not url_stdin:
         if secret_stdin:
             values["secret"] = next(lines, "").strip()
@@ -108,9 +111,38 @@ def add(
         values["encryption_master_key"] = next(lines, "").strip()
     elif environ.get("PUSHER_ENCRYPTION_MASTER_KEY_BASE64"):
         values["encryption_master_key"] = environ["PUSHER_ENCRYPTION_MASTER_KEY_BASE64"]
-    where = path(config)
     became_default = profiles.add_profile(where, name, values, make_default=default, force=force)
     return Added(name, where, became_default)
+
+
+def check_before_secret(where: Path, name: str, values: dict[str, str], *, force: bool) -> None:
+    """Everything ``config add`` can check without the secret, so that nobody types a secret
+    into a prompt only to be told the cluster was misspelt: the name (and that it is free),
+    host or cluster, port, scheme, the app id's and key's form, that the file can be written."""
+    profiles.check_profile_name(name)
+    _check_writable(where)
+    if name in profiles.load_config(where).get("profiles", {}) and not force:
+        raise ConfigError(f"profile {name!r} exists (use --force to replace it)")
+    profiles.validate_profile({**values, "secret": values.get("secret") or "-"})
+    for field_, label in (("app_id", "app id"), ("key", "app key")):
+        if not KEY_RE.fullmatch(values[field_]):
+            raise ConfigError(
+                f"invalid {label} {values[field_]!r}: use letters, digits, '_', '.', '-'"
+            )
+
+
+def _check_writable(where: Path) -> None:
+    """The config file can be written (atomically: a new file in its directory, renamed)."""
+    target = Path(os.path.realpath(where))
+    if target.is_dir():
+        raise ConfigError(f"cannot write config {where}: it is a directory")
+    directory = target.parent
+    while not directory.exists() and directory != directory.parent:
+        directory = directory.parent  # save_config creates the missing ones
+    if not directory.is_dir():
+        raise ConfigError(f"cannot write config {where}: {directory} is not a directory")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write config {where}: {directory} is not writable")
 
 
 def list_profiles(config: str | None) -> Profiles:

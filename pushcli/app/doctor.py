@@ -22,6 +22,26 @@ from pushcli.protocol import frames
 SKEW_WARN = 30
 SKEW_FAIL = 600
 
+#: what to do about a REST answer: for an app on pusher.com (or any remote server) ...
+FIXES = {
+    401: "the secret (or key) is wrong for this app: copy them again from the app's keys",
+    403: "the app is disabled or over quota",
+    404: "the app id is wrong (or the app does not exist on this cluster)",
+}
+#: ... and for a server on this machine, which has no dashboard: its own settings decide
+LOCAL_FIXES = {
+    401: "this local server runs with another secret: give pushcli the one it was started "
+    "with (pushcli serve: its settings' secret, app-secret when nothing is configured; "
+    "soketi: SOKETI_DEFAULT_APP_SECRET)",
+    403: "the local server refuses this app (disabled or over a limit): see its log",
+    404: "this local server does not serve this app id: use the one it runs with "
+    "(pushcli serve: app-id by default, or --app-id; soketi: SOKETI_DEFAULT_APP_ID)",
+}
+
+
+def _loopback(host: str) -> bool:
+    return host in ("localhost", "::1", "[::1]") or host.startswith("127.")
+
 
 @dataclass
 class Check:
@@ -184,8 +204,7 @@ class Doctor:
     def tls(self) -> None:
         host = self.s.rest_host
         if self.s.scheme != "https":
-            loopback = host in ("localhost", "::1") or host.startswith("127.")
-            if loopback:
+            if _loopback(host):
                 self.add("tls", "skip", "plain http on loopback")
             else:
                 self.add(
@@ -251,11 +270,8 @@ class Doctor:
             interpret(resp.status_code, resp.content, self.s.server_label)
         except PushcliError as e:
             status = getattr(e, "status", None)
-            fix = {
-                401: "the secret (or key) is wrong for this app: copy them again from the app's keys",
-                403: "the app is disabled or over quota",
-                404: "the app id is wrong (or the app does not exist on this cluster)",
-            }.get(status or 0, "")
+            fixes = LOCAL_FIXES if _loopback(self.s.rest_host) else FIXES
+            fix = fixes.get(status or 0, "")
             self.add("REST signature", "fail", e.message, fix, ms, code=e.exit_code)
             return False
         self.add("REST signature", "pass", "a signed GET /channels was accepted", ms=ms)

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
 from pushcli import __version__
+from pushcli.cli.help import HelpCommand, HelpGroup, adopt
 from pushcli.errors import ExitCode, PushcliError
 
 
@@ -60,10 +60,10 @@ def _build(name: str, target: Any) -> Any:
         cmd = typer.main.get_command(target)
     else:
         single = typer.Typer(add_completion=False, rich_markup_mode=None)
-        single.command(name)(target)
+        single.command(name, cls=HelpCommand)(target)
         cmd = typer.main.get_command(single)
     cmd.name = name
-    return cmd
+    return adopt(cmd)
 
 
 def _stub(name: str, target: Any) -> Any:
@@ -78,7 +78,7 @@ def _stub(name: str, target: Any) -> Any:
     return TyperCommand(name=name, help=text, short_help=first, callback=None)
 
 
-class PushcliGroup(TyperGroup):
+class PushcliGroup(HelpGroup):
     """Loads commands lazily, and maps every error to one line on stderr and its exit code."""
 
     _listing = False
@@ -116,7 +116,14 @@ class PushcliGroup(TyperGroup):
                 "(for a file of such a name, give '-' and < FILE)"
             )
             sys.exit(int(ExitCode.USAGE))
-        return super().main(*args, **kwargs)
+        if not kwargs.get("standalone_mode", True):
+            return super().main(*args, **kwargs)
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except (typer.TyperException, typer.Abort) as e:
+            sys.exit(_usage_error(e))
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -152,24 +159,67 @@ def _first_not_utf8(argv: Any) -> tuple[int, str] | None:
 
 
 def _report(ctx: typer.Context, message: str, hint: str | None, exc: BaseException) -> None:
-    from pushcli.ui.render import error_line
+    """The error's line (a batch's list of bad events: its lines), then its hint's line."""
+    from pushcli.ui.render import error_line, hint_line
 
     state = ctx.find_object(State)
     if state is not None and state.debug:
         traceback.print_exception(exc, file=sys.stderr)
-    error_line(f"{message} ({hint})" if hint else message)
+    error_line(message)
+    if hint:
+        hint_line(hint)
+
+
+def _usage_error(e: typer.TyperException | typer.Abort) -> int:
+    """Click's errors (usage, abort) the pushcli way: ``error: ...`` and one hint line."""
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+
+    from pushcli.cli.help import usage_error_lines
+    from pushcli.ui.render import error_line
+
+    if isinstance(e, NoArgsIsHelpError):
+        e.show()  # the help, as asked for by running a group without a command
+        return e.exit_code
+    if isinstance(e, UsageError):
+        first, *rest = usage_error_lines(e)
+        error_line(first)
+        for line in rest:
+            sys.stderr.write(line + "\n")
+        return int(ExitCode.USAGE)
+    if isinstance(e, ClickException):
+        error_line(e.format_message())
+        return e.exit_code
+    if isinstance(e, typer.Abort):
+        sys.stderr.write("aborted\n")
+        return 1
+    raise e
 
 
 app = typer.Typer(
     cls=PushcliGroup,
     name="pushcli",
-    help="A command-line tool for Pusher Channels and Pusher-compatible servers (soketi, Reverb).",
+    help="""A command-line tool for Pusher Channels and Pusher-compatible servers (soketi, Reverb).
+
+    Credentials come from --profile, PUSHER_* variables or PUSHER_URL; with none, the local
+    server at 127.0.0.1:6001 (pushcli serve). The secret is never taken from the command line.
+
+    Examples:
+      pushcli serve
+      pushcli listen demo
+      pushcli trigger demo greeting '{"text": "hello"}'
+      pushcli batch events.ndjson
+      pushcli --profile prod channels --prefix presence-
+      pushcli config add prod --app-id 123 --key abc --cluster eu --default
+      pushcli COMMAND -h
+    """,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+CREDENTIALS = "Credentials (flags win over env and profile)"
 
 
 def _complete_profiles(ctx: typer.Context, incomplete: str) -> list[str]:
@@ -192,38 +242,64 @@ def root(
         typer.Option(
             "--profile",
             "-p",
+            metavar="NAME",
             help="Profile to use (env PUSHCLI_PROFILE).",
             show_default=False,
             autocompletion=_complete_profiles,
+            rich_help_panel=CREDENTIALS,
         ),
     ] = None,
     config: Annotated[
         str | None,
-        typer.Option("--config", help="Config file (env PUSHCLI_CONFIG).", metavar="PATH"),
+        typer.Option(
+            "--config",
+            help="Config file (env PUSHCLI_CONFIG).",
+            metavar="FILE",
+            rich_help_panel=CREDENTIALS,
+        ),
     ] = None,
     app_id: Annotated[
-        str | None, typer.Option("--app-id", help="App id (overrides env and profile).")
+        str | None,
+        typer.Option("--app-id", metavar="ID", help="App id.", rich_help_panel=CREDENTIALS),
     ] = None,
     key: Annotated[
-        str | None, typer.Option("--key", help="App key (overrides env and profile).")
+        str | None,
+        typer.Option("--key", metavar="KEY", help="App key.", rich_help_panel=CREDENTIALS),
     ] = None,
     cluster: Annotated[
-        str | None, typer.Option("--cluster", help="Pusher cluster, e.g. mt1, eu.")
+        str | None,
+        typer.Option(
+            "--cluster",
+            metavar="CLUSTER",
+            help="Pusher cluster, e.g. mt1, eu.",
+            rich_help_panel=CREDENTIALS,
+        ),
     ] = None,
-    host: Annotated[str | None, typer.Option("--host", help="Self-hosted server host.")] = None,
-    port: Annotated[int | None, typer.Option("--port", help="Self-hosted server port.")] = None,
-    scheme: Annotated[str | None, typer.Option("--scheme", help="http or https.")] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            "--host", metavar="HOST", help="Self-hosted server host.", rich_help_panel=CREDENTIALS
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port", metavar="PORT", help="Self-hosted server port.", rich_help_panel=CREDENTIALS
+        ),
+    ] = None,
+    scheme: Annotated[
+        str | None,
+        typer.Option(
+            "--scheme", metavar="http|https", help="http or https.", rich_help_panel=CREDENTIALS
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
     version: Annotated[
         bool,
         typer.Option("--version", "-V", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
-    """pushcli: trigger, batch-send, listen, query and debug Pusher Channels.
-
-    Credentials come from --profile, PUSHER_* variables or PUSHER_URL; with none, the local
-    server at 127.0.0.1:6001 (pushcli serve). The secret is never taken from the command line.
-    """
+    """pushcli: trigger, batch-send, listen, query and debug Pusher Channels."""
     flags = {
         "app_id": app_id,
         "key": key,

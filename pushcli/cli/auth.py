@@ -7,14 +7,23 @@ import typer
 from pushcli.cli.options import JsonOpt, state
 
 app = typer.Typer(
-    help="Generate channel and user authentication signatures.",
+    help="""Generate channel and user authentication signatures.
+
+    Examples:
+      pushcli auth sign private-orders --socket-id 1234.5678
+      pushcli auth verify private-orders --socket-id 1234.5678 --auth app-key:6f2c…
+      pushcli auth serve --port 8080
+    """,
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
 )
 
 SocketId = Annotated[
-    str, typer.Option("--socket-id", help="The connection's socket id, e.g. 1234.5678.")
+    str,
+    typer.Option(
+        "--socket-id", metavar="SOCKET_ID", help="The connection's socket id, e.g. 1234.5678."
+    ),
 ]
 
 
@@ -22,23 +31,29 @@ SocketId = Annotated[
 def sign(
     ctx: typer.Context,
     channel: Annotated[
-        str, typer.Argument(help="private-, presence- or private-encrypted- channel.")
+        str,
+        typer.Argument(
+            help="private-, presence- or private-encrypted- channel.", metavar="CHANNEL"
+        ),
     ],
     socket_id: SocketId,
     user_id: Annotated[
-        str | None, typer.Option("--user-id", help="Presence: the user's id.")
+        str | None, typer.Option("--user-id", metavar="ID", help="Presence: the user's id.")
     ] = None,
     user_info: Annotated[
         str | None,
         typer.Option(
             "--user-info",
+            metavar="JSON",
             help='Presence: user info as JSON (default {"id": USER_ID, "name": "pushcli"}).',
         ),
     ] = None,
 ) -> None:
     """Print the JSON an auth endpoint returns for a subscription.
 
-    Example: pushcli auth sign presence-room --socket-id 1234.5678 --user-id u1 --user-info '{"name":"Ada"}'
+    Examples:
+      pushcli auth sign private-orders --socket-id 1234.5678
+      pushcli auth sign presence-room --socket-id 1234.5678 --user-id u1 --user-info '{"name": "Ada"}'
     """
     from pushcli.app import auth
     from pushcli.ui import show
@@ -53,12 +68,17 @@ def user(
     socket_id: SocketId,
     user_data: Annotated[
         str,
-        typer.Option("--user-data", help='User data JSON with a string "id", e.g. {"id":"u1"}.'),
+        typer.Option(
+            "--user-data",
+            metavar="JSON",
+            help='User data JSON with a string "id", e.g. {"id":"u1"}.',
+        ),
     ],
 ) -> None:
     """Print the JSON a user-authentication (signin) endpoint returns.
 
-    Example: pushcli auth user --socket-id 1234.5678 --user-data '{"id":"u1"}'
+    Examples:
+      pushcli auth user --socket-id 1234.5678 --user-data '{"id": "u1"}'
     """
     from pushcli.app import auth
     from pushcli.ui import show
@@ -71,24 +91,36 @@ def verify(
     ctx: typer.Context,
     channel: Annotated[
         str | None,
-        typer.Argument(help="The channel (omit with --user-data for user authentication)."),
+        typer.Argument(
+            help="The channel (omit with --user-data for user authentication).", metavar="CHANNEL"
+        ),
     ] = None,
     socket_id: SocketId = ...,  # type: ignore[assignment]
     auth_value: Annotated[
-        str, typer.Option("--auth", help="The auth value to check, KEY:SIGNATURE.")
+        str,
+        typer.Option(
+            "--auth", metavar="KEY:SIGNATURE", help="The auth value to check, KEY:SIGNATURE."
+        ),
     ] = ...,  # type: ignore[assignment]
     channel_data: Annotated[
-        str | None, typer.Option("--channel-data", help="Presence: the exact channel_data string.")
+        str | None,
+        typer.Option(
+            "--channel-data", metavar="JSON", help="Presence: the exact channel_data string."
+        ),
     ] = None,
     user_data: Annotated[
         str | None,
-        typer.Option("--user-data", help="User authentication: the exact user_data string."),
+        typer.Option(
+            "--user-data", metavar="JSON", help="User authentication: the exact user_data string."
+        ),
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Check an auth signature; when it is wrong, say what should have been signed and why.
 
-    Example: pushcli auth verify private-orders --socket-id 1234.5678 --auth app-key:6f2c…
+    Examples:
+      pushcli auth verify private-orders --socket-id 1234.5678 --auth app-key:6f2c…
+      pushcli auth verify --socket-id 1234.5678 --user-data '{"id":"u1"}' --auth app-key:9a0b…
     """
     from pushcli.app import auth
     from pushcli.ui import show
@@ -109,12 +141,15 @@ def verify(
 @app.command("serve")
 def serve(
     ctx: typer.Context,
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8080,
-    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", metavar="PORT", help="Port to listen on.")] = 8080,
+    host: Annotated[
+        str, typer.Option("--host", metavar="ADDRESS", help="Address to bind.")
+    ] = "127.0.0.1",
     user_id: Annotated[
         str | None,
         typer.Option(
             "--user-id",
+            metavar="ID",
             help="Presence/signin user id (default: per request X-User-Id, else user-SOCKET_ID).",
         ),
     ] = None,
@@ -122,22 +157,33 @@ def serve(
         str | None,
         typer.Option(
             "--user-info",
+            metavar="JSON",
             help='Presence/signin user info JSON (presence default {"id": ID, "name": "pushcli"}).',
         ),
     ] = None,
     cors_origin: Annotated[
         list[str] | None,
-        typer.Option("--cors-origin", help="Allow this browser origin (repeatable; * for any)."),
+        typer.Option(
+            "--cors-origin",
+            metavar="ORIGIN",
+            help="Allow this browser origin (repeatable; * for any).",
+        ),
     ] = None,
     deny: Annotated[
         list[str] | None,
-        typer.Option("--deny", help="Refuse channels matching this glob with 403 (repeatable)."),
+        typer.Option(
+            "--deny",
+            metavar="GLOB",
+            help="Refuse channels matching this glob with 403 (repeatable).",
+        ),
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Run a local auth endpoint for front-end development: POST /pusher/auth and /pusher/user-auth.
 
-    Example: pushcli auth serve --port 8080 --cors-origin http://localhost:5173 --deny 'private-admin-*'
+    Examples:
+      pushcli auth serve
+      pushcli auth serve --port 8080 --cors-origin http://localhost:5173 --deny 'private-admin-*'
     """
     from pushcli.app import auth
     from pushcli.ui import show

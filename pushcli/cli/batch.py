@@ -16,13 +16,19 @@ def batch(
     failed_to: Annotated[
         Path | None,
         typer.Option(
-            "--failed-to", help="Write events that still failed as NDJSON here (resumable)."
+            "--failed-to",
+            metavar="FILE",
+            help="Write events that still failed as NDJSON here (resumable).",
         ),
     ] = None,
     retries: Annotated[
         int,
         typer.Option(
-            "--retries", min=0, max=10, help="Retries per request on 429/5xx/network errors."
+            "--retries",
+            min=0,
+            max=10,
+            metavar="N",
+            help="Retries per request on 429/5xx/network errors.",
         ),
     ] = 3,
     concurrency: Annotated[
@@ -63,7 +69,7 @@ def batch(
             "--timeout",
             min=0.1,
             max=300,
-            metavar="S",
+            metavar="SECONDS",
             help="Seconds to wait for each request's answer; a request with no answer may still "
             "have been delivered.",
         ),
@@ -87,7 +93,13 @@ def batch(
 ) -> None:
     """Send many events: everything is validated first, then sent 10 per request.
 
-    Example: pushcli batch events.ndjson --failed-to failed.ndjson
+    FILE is a JSON array, {"batch": [...]} or NDJSON (one event a line); each event is
+    {"channel" or "channels", "name", "data"?, "socket_id"?}.
+
+    Examples:
+      pushcli batch events.ndjson --failed-to failed.ndjson
+      pushcli batch failed.ndjson
+      pushcli batch recorded.ndjson --replay --speed 2
     """
     from pushcli.app import batch as app
     from pushcli.app import replay as replaying

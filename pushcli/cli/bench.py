@@ -5,13 +5,25 @@ from typing import Annotated
 
 import typer
 
-from pushcli.cli.options import JsonOpt, state
+from pushcli.cli.options import state
+
+SUBSCRIBERS = "Subscribers"
+PUBLISHING = "Publishing"
+OUTPUT = "Output"
 
 
 def bench(
     ctx: typer.Context,
     channels: Annotated[
-        int, typer.Option("--channels", min=1, max=1000, help="Public channels bench-<run id>-<i>.")
+        int,
+        typer.Option(
+            "--channels",
+            min=1,
+            max=1000,
+            metavar="N",
+            help="Public channels bench-<run id>-<i>.",
+            rich_help_panel=SUBSCRIBERS,
+        ),
     ] = 1,
     subscribers: Annotated[
         int | None,
@@ -19,6 +31,8 @@ def bench(
             "--subscribers",
             min=1,
             max=10000,
+            metavar="N",
+            rich_help_panel=SUBSCRIBERS,
             show_default=False,
             help="WebSocket subscribers, spread over the channels (default 10; 5 on pusher.com).",
         ),
@@ -28,14 +42,19 @@ def bench(
         typer.Option(
             "--rate",
             min=0.001,
-            metavar="R",
+            metavar="PER_SECOND",
+            rich_help_panel=PUBLISHING,
             show_default=False,
             help="Messages per second (default 100; 10 on pusher.com).",
         ),
     ] = None,
     max_rate: Annotated[
         bool,
-        typer.Option("--max", help="Publish as fast as the server answers (1 request in flight)."),
+        typer.Option(
+            "--max",
+            help="Publish as fast as the server answers (1 request in flight).",
+            rich_help_panel=PUBLISHING,
+        ),
     ] = False,
     messages: Annotated[
         int | None,
@@ -43,45 +62,92 @@ def bench(
             "--messages",
             "-n",
             min=1,
-            metavar="M",
+            metavar="N",
+            rich_help_panel=PUBLISHING,
             show_default=False,
             help="Messages to publish (default 1000; 100 on pusher.com).",
         ),
     ] = None,
     duration: Annotated[
         float | None,
-        typer.Option("--duration", min=0.001, metavar="S", help="Publish for S seconds instead."),
+        typer.Option(
+            "--duration",
+            min=0.001,
+            metavar="SECONDS",
+            help="Publish for SECONDS instead.",
+            rich_help_panel=PUBLISHING,
+        ),
     ] = None,
     size: Annotated[
-        int, typer.Option("--size", metavar="BYTES", help="Bytes of data per message.")
+        int,
+        typer.Option(
+            "--size", metavar="BYTES", help="Bytes of data per message.", rich_help_panel=PUBLISHING
+        ),
     ] = 100,
     batch: Annotated[
-        bool, typer.Option("--batch", help="Publish 10 messages per request (batch_events).")
+        bool,
+        typer.Option(
+            "--batch",
+            help="Publish 10 messages per request (batch_events).",
+            rich_help_panel=PUBLISHING,
+        ),
     ] = False,
     yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Allow a load that costs messages on pusher.com.")
+        bool,
+        typer.Option(
+            "--yes",
+            "-y",
+            help="Allow a load that costs messages on pusher.com.",
+            rich_help_panel=PUBLISHING,
+        ),
     ] = False,
     csv_file: Annotated[
         Path | None,
-        typer.Option("--csv", metavar="FILE", help="Write one row per message received."),
+        typer.Option(
+            "--csv",
+            metavar="FILE",
+            help="Write one row per message received.",
+            rich_help_panel=OUTPUT,
+        ),
     ] = None,
     run_id: Annotated[
         str | None,
         typer.Option(
-            "--run-id", metavar="ID", help="Name the channels bench-ID-<i> (default random)."
+            "--run-id",
+            metavar="ID",
+            help="Name the channels bench-ID-<i> (default random).",
+            rich_help_panel=SUBSCRIBERS,
         ),
     ] = None,
     drain: Annotated[
         float,
-        typer.Option("--drain", min=0, metavar="S", help="Wait up to S s for late deliveries."),
+        typer.Option(
+            "--drain",
+            min=0,
+            metavar="SECONDS",
+            help="Wait up to SECONDS for late deliveries.",
+            rich_help_panel=SUBSCRIBERS,
+        ),
     ] = 5.0,
     retries: Annotated[
         int,
         typer.Option(
-            "--retries", min=0, max=10, help="Retries per request on 429/5xx/network errors."
+            "--retries",
+            min=0,
+            max=10,
+            metavar="N",
+            help="Retries per request on 429/5xx/network errors.",
+            rich_help_panel=PUBLISHING,
         ),
     ] = 3,
-    json_out: JsonOpt = False,
+    json_out: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print JSON (the default when stdout is not a terminal).",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = False,
 ) -> None:
     """Measure a deployment: subscribers, REST publishing, end-to-end latency with one clock.
 
@@ -89,7 +155,10 @@ def bench(
     duplicates; exit 7 when messages were lost. On a pusher.com cluster, loads above 1,000
     deliveries or 10 messages/s need --yes (every message counts against your quota).
 
-    Example: pushcli bench --subscribers 50 --messages 2000 --max --batch --csv run.csv
+    Examples:
+      pushcli bench
+      pushcli bench --subscribers 50 --messages 2000 --max --batch --csv run.csv
+      pushcli bench --rate 20 --duration 60 --json > run.json
     """
     from pushcli.app import bench as core
     from pushcli.ui import benchview

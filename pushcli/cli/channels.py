@@ -8,14 +8,15 @@ from pushcli.cli.options import JsonOpt, state
 
 InfoOpt = Annotated[
     str | None,
-    typer.Option("--info", help="Attributes to ask for, comma-separated."),
+    typer.Option("--info", metavar="ATTRS", help="Attributes to ask for, comma-separated."),
 ]
 
 
 def channels(
     ctx: typer.Context,
     prefix: Annotated[
-        str | None, typer.Option("--prefix", help="Only channels starting with this.")
+        str | None,
+        typer.Option("--prefix", metavar="PREFIX", help="Only channels starting with PREFIX."),
     ] = None,
     info: InfoOpt = None,
     show_all: Annotated[
@@ -29,7 +30,9 @@ def channels(
 ) -> None:
     """List occupied channels.
 
-    Example: pushcli channels --prefix presence- --info user_count
+    Examples:
+      pushcli channels
+      pushcli channels --prefix presence- --info user_count
     """
     from pushcli.app import channels as app_channels
     from pushcli.ui import show
@@ -40,13 +43,15 @@ def channels(
 
 def channel(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Channel name.")],
+    name: Annotated[str, typer.Argument(help="Channel name.", metavar="CHANNEL")],
     info: InfoOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Show one channel: occupied, and with --info user_count, subscription_count, cache.
 
-    Example: pushcli channel presence-room --info user_count
+    Examples:
+      pushcli channel my-channel
+      pushcli channel presence-room --info user_count,subscription_count
     """
     from pushcli.app import channels as app_channels
     from pushcli.ui import show
@@ -56,12 +61,14 @@ def channel(
 
 def members(
     ctx: typer.Context,
-    channel: Annotated[str, typer.Argument(help="A presence- channel.")],
+    channel: Annotated[str, typer.Argument(help="A presence- channel.", metavar="CHANNEL")],
     json_out: JsonOpt = False,
 ) -> None:
     """List the members of a presence channel.
 
-    Example: pushcli members presence-room
+    Examples:
+      pushcli members presence-room
+      pushcli members presence-room --json | jq -r '.users[].id'
     """
     from pushcli.app import channels as app_channels
     from pushcli.ui import show

@@ -8,11 +8,23 @@ import typer
 from pushcli.cli.options import JsonOpt, complete_profiles, read_stdin, state
 
 app = typer.Typer(
-    help="Manage credential profiles (TOML config file, written 0600).",
+    help="""Manage credential profiles (TOML config file, written 0600).
+
+    Examples:
+      pushcli config add prod --app-id 123 --key abc --cluster eu --default
+      pushcli config list
+      pushcli config show prod
+    """,
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
 )
+
+
+APP = "The app"
+SERVER = "Where it runs"
+STDIN = "Secrets from stdin"
+PROFILE = "The profile"
 
 
 def _prompt_secret() -> str:
@@ -24,39 +36,81 @@ def _prompt_secret() -> str:
 @app.command("add")
 def add(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Profile name.")],
-    app_id: Annotated[str | None, typer.Option("--app-id", help="App id.")] = None,
-    key: Annotated[str | None, typer.Option("--key", help="App key.")] = None,
-    cluster: Annotated[
-        str | None, typer.Option("--cluster", help="Pusher cluster (mt1, eu, ...).")
+    name: Annotated[str, typer.Argument(help="Profile name.", metavar="NAME")],
+    app_id: Annotated[
+        str | None, typer.Option("--app-id", metavar="ID", help="App id.", rich_help_panel=APP)
     ] = None,
-    host: Annotated[str | None, typer.Option("--host", help="Self-hosted server host.")] = None,
-    port: Annotated[int | None, typer.Option("--port", help="Self-hosted server port.")] = None,
-    scheme: Annotated[str | None, typer.Option("--scheme", help="http or https.")] = None,
+    key: Annotated[
+        str | None, typer.Option("--key", metavar="KEY", help="App key.", rich_help_panel=APP)
+    ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            metavar="CLUSTER",
+            help="Pusher cluster (mt1, eu, ...).",
+            rich_help_panel=SERVER,
+        ),
+    ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            "--host", metavar="HOST", help="Self-hosted server host.", rich_help_panel=SERVER
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port", metavar="PORT", help="Self-hosted server port.", rich_help_panel=SERVER
+        ),
+    ] = None,
+    scheme: Annotated[
+        str | None,
+        typer.Option(
+            "--scheme", metavar="http|https", help="http or https.", rich_help_panel=SERVER
+        ),
+    ] = None,
     secret_stdin: Annotated[
-        bool, typer.Option("--secret-stdin", help="Read the secret from the first line of stdin.")
+        bool,
+        typer.Option(
+            "--secret-stdin",
+            help="Read the secret from the first line of stdin.",
+            rich_help_panel=STDIN,
+        ),
     ] = False,
     master_key_stdin: Annotated[
         bool,
         typer.Option(
             "--master-key-stdin",
             help="Read the base64 encryption master key from stdin (the line after the secret).",
+            rich_help_panel=STDIN,
         ),
     ] = False,
     url_stdin: Annotated[
         bool,
         typer.Option(
-            "--url-stdin", help="Read http[s]://KEY:SECRET@HOST[:PORT]/apps/ID from stdin."
+            "--url-stdin",
+            help="Read http[s]://KEY:SECRET@HOST[:PORT]/apps/ID from stdin.",
+            rich_help_panel=STDIN,
         ),
     ] = False,
     default: Annotated[
-        bool, typer.Option("--default", help="Make it the default profile.")
+        bool,
+        typer.Option("--default", help="Make it the default profile.", rich_help_panel=PROFILE),
     ] = False,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing profile.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace an existing profile.", rich_help_panel=PROFILE),
+    ] = False,
 ) -> None:
     """Add a profile. The secret comes from a hidden prompt, --secret-stdin or PUSHER_APP_SECRET.
 
-    Example: pushcli config add prod --app-id 123 --key abc --cluster eu --default
+    Everything else is checked before the secret is asked for.
+
+    Examples:
+      pushcli config add prod --app-id 123 --key abc --cluster eu --default
+      pushcli config add ci --app-id 1 --key k --host 127.0.0.1 --port 6001 --secret-stdin < secret.txt
+      echo "$PUSHER_URL" | pushcli config add staging --url-stdin
     """
     from pushcli.app import config
     from pushcli.errors import ConfigError
@@ -87,7 +141,9 @@ def add(
 def list_(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """List profiles; the default is marked.
 
-    Example: pushcli config list
+    Examples:
+      pushcli config list
+      pushcli config list --json
     """
     from pushcli.app import config
     from pushcli.ui import show
@@ -100,13 +156,19 @@ def show(
     ctx: typer.Context,
     name: Annotated[
         str | None,
-        typer.Argument(help="Profile (default: the one in use).", autocompletion=complete_profiles),
+        typer.Argument(
+            help="Profile (default: the one in use).",
+            metavar="NAME",
+            autocompletion=complete_profiles,
+        ),
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Show every resolved setting and where it came from (secrets masked).
 
-    Example: pushcli config show prod
+    Examples:
+      pushcli config show
+      pushcli config show prod
     """
     from pushcli.app import config
     from pushcli.ui import show
@@ -118,11 +180,15 @@ def show(
 @app.command("use")
 def use(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Profile name.", autocompletion=complete_profiles)],
+    name: Annotated[
+        str,
+        typer.Argument(help="Profile name.", metavar="NAME", autocompletion=complete_profiles),
+    ],
 ) -> None:
     """Make a profile the default.
 
-    Example: pushcli config use prod
+    Examples:
+      pushcli config use prod
     """
     from pushcli.app import config
     from pushcli.ui import show
@@ -133,11 +199,15 @@ def use(
 @app.command("remove")
 def remove(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Profile name.", autocompletion=complete_profiles)],
+    name: Annotated[
+        str,
+        typer.Argument(help="Profile name.", metavar="NAME", autocompletion=complete_profiles),
+    ],
 ) -> None:
     """Remove a profile.
 
-    Example: pushcli config remove old
+    Examples:
+      pushcli config remove old
     """
     from pushcli.app import config
     from pushcli.ui import show
@@ -149,7 +219,9 @@ def remove(
 def path(ctx: typer.Context) -> None:
     """Print the config file's path.
 
-    Example: pushcli config path
+    Examples:
+      pushcli config path
+      PUSHCLI_CONFIG=./ci.toml pushcli config path
     """
     from pushcli.app import config
     from pushcli.ui import show

@@ -47,14 +47,22 @@ def conform(
     ] = None,
     timeout: Annotated[
         float,
-        typer.Option("--timeout", min=0.1, help="Seconds to wait for each expected answer."),
+        typer.Option(
+            "--timeout",
+            min=0.1,
+            metavar="SECONDS",
+            help="Seconds to wait for each expected answer.",
+        ),
     ] = 2.0,
 ) -> None:
     """Check that a server behaves like Pusher.
 
     WebSocket, presence, client events, cache and encrypted channels, the HTTP API and webhooks: each check passes, fails (with what was expected, what happened and the Pusher rule) or is skipped. Exit 0 when nothing failed, 9 when something did.
 
-    Example: pushcli --profile staging conform --only presence --only http-api
+    Examples:
+      pushcli conform
+      pushcli --profile staging conform --only presence --only http-api
+      pushcli conform --destructive --webhook-port 9100 --json > report.json
     """
     from pushcli.app.conform import runner
     from pushcli.errors import ExitCode

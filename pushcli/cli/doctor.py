@@ -10,13 +10,16 @@ from pushcli.cli.options import JsonOpt, state
 def doctor(
     ctx: typer.Context,
     timeout: Annotated[
-        float, typer.Option("--timeout", help="Seconds to wait for each step.")
+        float,
+        typer.Option("--timeout", metavar="SECONDS", help="Seconds to wait for each step."),
     ] = 5.0,
     json_out: JsonOpt = False,
 ) -> None:
     """Check config, credentials, network, TLS, REST signing, clock and a WebSocket round trip.
 
-    Example: pushcli --profile prod doctor
+    Examples:
+      pushcli doctor
+      pushcli --profile prod doctor --json
     """
     from pushcli.app.doctor import doctor as run
     from pushcli.ui import show

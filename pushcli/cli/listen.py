@@ -5,7 +5,14 @@ from typing import Annotated
 
 import typer
 
-from pushcli.cli.options import JsonOpt, read_data, state, stop_on_sigterm
+from pushcli.cli.options import read_data, state, stop_on_sigterm
+
+WHAT = "What to listen to"
+STOP = "When to stop"
+AUTH = "Presence and auth"
+OUTPUT = "Output"
+CONNECTION = "Connection"
+LOCAL = "Local server"
 
 AuthEndpointOpt = Annotated[
     str | None,
@@ -14,18 +21,25 @@ AuthEndpointOpt = Annotated[
         metavar="URL",
         help="Authorize channels with your app's auth endpoint (as pusher-js does), "
         "not the local secret.",
+        rich_help_panel=AUTH,
     ),
 ]
 AuthHeaderOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--auth-header", metavar='"NAME: VALUE"', help="Header for the auth endpoint (repeatable)."
+        "--auth-header",
+        metavar='"NAME: VALUE"',
+        help="Header for the auth endpoint (repeatable).",
+        rich_help_panel=AUTH,
     ),
 ]
 UserIdOpt = Annotated[
     str | None,
     typer.Option(
-        "--user-id", metavar="ID", help="Presence and signin user id (default pushcli-<random>)."
+        "--user-id",
+        metavar="ID",
+        help="Presence and signin user id (default pushcli-<random>).",
+        rich_help_panel=AUTH,
     ),
 ]
 UserInfoOpt = Annotated[
@@ -34,6 +48,7 @@ UserInfoOpt = Annotated[
         "--user-info",
         metavar="JSON",
         help='Presence user info as JSON (default {"id": ID, "name": "pushcli"}).',
+        rich_help_panel=AUTH,
     ),
 ]
 RetriesOpt = Annotated[
@@ -41,8 +56,10 @@ RetriesOpt = Annotated[
     typer.Option(
         "--retries",
         min=1,
+        metavar="N",
         help="Connection attempts in a row before giving up (exit 6); a connection the server "
         "closes within 5 s counts as a failed attempt.",
+        rich_help_panel=CONNECTION,
     ),
 ]
 ConnectTimeoutOpt = Annotated[
@@ -53,6 +70,7 @@ ConnectTimeoutOpt = Annotated[
         metavar="SECONDS",
         help="Seconds each connection attempt may take until the server's "
         "pusher:connection_established (as pusher-js).",
+        rich_help_panel=CONNECTION,
     ),
 ]
 SigninOpt = Annotated[
@@ -62,6 +80,7 @@ SigninOpt = Annotated[
         help="Sign in as --user-id with the app secret (servers with user authentication close "
         "other connections) [default: on, off with --auth-endpoint].",
         show_default=False,
+        rich_help_panel=AUTH,
     ),
 ]
 
@@ -69,25 +88,44 @@ SigninOpt = Annotated[
 def listen(
     ctx: typer.Context,
     channels: Annotated[
-        list[str], typer.Argument(help="Channels to subscribe to.", metavar="CHANNEL")
+        list[str], typer.Argument(help="Channels to subscribe to.", metavar="CHANNEL...")
     ],
     event: Annotated[
         list[str] | None,
         typer.Option(
-            "--event", "-e", metavar="GLOB", help="Only events matching this glob (repeatable)."
+            "--event",
+            "-e",
+            metavar="GLOB",
+            help="Only events matching this glob (repeatable).",
+            rich_help_panel=WHAT,
         ),
     ] = None,
     system: Annotated[
-        bool, typer.Option("--system", help="Also show pusher:* and pusher_internal:* frames.")
+        bool,
+        typer.Option(
+            "--system",
+            help="Also show pusher:* and pusher_internal:* frames.",
+            rich_help_panel=WHAT,
+        ),
     ] = False,
     count: Annotated[
         int | None,
-        typer.Option("--count", "-n", min=1, metavar="N", help="Exit 0 after N matching events."),
+        typer.Option(
+            "--count",
+            "-n",
+            min=1,
+            metavar="N",
+            help="Exit 0 after N matching events.",
+            rich_help_panel=STOP,
+        ),
     ] = None,
     until: Annotated[
         str | None,
         typer.Option(
-            "--until", metavar="EVENT", help="Exit 0 when this event arrives (printed first)."
+            "--until",
+            metavar="EVENT",
+            help="Exit 0 when this event arrives (printed first).",
+            rich_help_panel=STOP,
         ),
     ] = None,
     timeout: Annotated[
@@ -98,12 +136,16 @@ def listen(
             metavar="SECONDS",
             help="Give up after this long: exit 8 when --count/--until were not met, 6 (or 5 "
             "when refused) when not every channel was subscribed by then.",
+            rich_help_panel=STOP,
         ),
     ] = None,
     ready_file: Annotated[
         Path | None,
         typer.Option(
-            "--ready-file", metavar="PATH", help="Create PATH once every channel is subscribed."
+            "--ready-file",
+            metavar="FILE",
+            help="Create FILE once every channel is subscribed.",
+            rich_help_panel=STOP,
         ),
     ] = None,
     auth_endpoint: AuthEndpointOpt = None,
@@ -118,10 +160,16 @@ def listen(
         typer.Option(
             "--serve",
             help="Also run the embedded server here (on the profile's loopback host/port).",
+            rich_help_panel=LOCAL,
         ),
     ] = False,
     demo: Annotated[
-        bool, typer.Option("--demo", help="Trigger a demo event on the first channel every second.")
+        bool,
+        typer.Option(
+            "--demo",
+            help="Trigger a demo event on the first channel every second.",
+            rich_help_panel=LOCAL,
+        ),
     ] = False,
     record: Annotated[
         Path | None,
@@ -129,13 +177,25 @@ def listen(
             "--record",
             metavar="FILE",
             help="Also write each event as NDJSON that pushcli batch --replay re-sends.",
+            rich_help_panel=OUTPUT,
         ),
     ] = None,
-    json_out: JsonOpt = False,
+    json_out: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print NDJSON (the default when stdout is not a terminal).",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = False,
 ) -> None:
     """Show events on channels as they arrive: a live view on a terminal, NDJSON otherwise.
 
-    Example: pushcli listen my-channel presence-room --until order-shipped --timeout 30
+    Examples:
+      pushcli listen my-channel
+      pushcli listen presence-room --user-id ada --user-info '{"name": "Ada"}'
+      pushcli listen orders --until order-shipped --timeout 30 > events.ndjson
+      pushcli listen demo --serve --demo
     """
     from functools import partial
 
@@ -168,12 +228,17 @@ def listen(
 
 def client_event(
     ctx: typer.Context,
-    channel: Annotated[str, typer.Argument(help="A private- or presence- channel.")],
-    event: Annotated[str, typer.Argument(help="Event name, starting with client-.")],
+    channel: Annotated[
+        str, typer.Argument(help="A private- or presence- channel.", metavar="CHANNEL")
+    ],
+    event: Annotated[
+        str, typer.Argument(help="Event name, starting with client-.", metavar="EVENT")
+    ],
     data: Annotated[
         str | None,
         typer.Argument(
-            help="JSON (sent as a value) or a plain string; '-' stdin, '@file' a file. Default {}."
+            help="JSON (sent as a value) or a plain string; '-' stdin, '@file' a file. Default {}.",
+            metavar="DATA",
         ),
     ] = None,
     wait: Annotated[
@@ -198,7 +263,9 @@ def client_event(
 ) -> None:
     """Send a client event from a connection of pushcli's own (like a browser would).
 
-    Example: pushcli client-event private-chat client-typing '{"user": "ada"}'
+    Examples:
+      pushcli client-event private-chat client-typing '{"user": "ada"}'
+      pushcli client-event presence-room client-wave --user-id ada --wait 2
     """
     from pushcli.app import listen as app_listen
     from pushcli.ui import liveview

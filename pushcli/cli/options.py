@@ -17,7 +17,9 @@ DryRunOpt = Annotated[
 SocketIdOpt = Annotated[
     str | None,
     typer.Option(
-        "--socket-id", help="Exclude this connection (socket id) from receiving the event."
+        "--socket-id",
+        metavar="SOCKET_ID",
+        help="Exclude this connection (socket id) from receiving the event.",
     ),
 ]
 RawOpt = Annotated[

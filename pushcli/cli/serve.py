@@ -7,6 +7,10 @@ import typer
 
 from pushcli.cli.options import state
 
+WHERE = "Where"
+APPS = "Apps"
+LIMITS = "Timeouts and limits"
+
 
 def serve(
     ctx: typer.Context,
@@ -14,85 +18,144 @@ def serve(
         str | None,
         typer.Option(
             "--host",
+            metavar="ADDRESS",
             help="Address to listen on [default: the settings' loopback host, else 127.0.0.1].",
+            rich_help_panel=WHERE,
         ),
     ] = None,
     port: Annotated[
         int | None,
         typer.Option(
             "--port",
+            metavar="PORT",
             help="Port for WebSocket and the HTTP API [default: the settings' port, else 6001].",
             min=0,
             max=65535,
+            rich_help_panel=WHERE,
         ),
     ] = None,
     ready_file: Annotated[
         Path | None,
         typer.Option(
-            "--ready-file", metavar="PATH", help="Create PATH once the server accepts connections."
+            "--ready-file",
+            metavar="FILE",
+            help="Create FILE once the server accepts connections.",
+            rich_help_panel=WHERE,
         ),
     ] = None,
     app_id: Annotated[
-        str | None, typer.Option("--app-id", help="Serve this app id (secret from env or profile).")
+        str | None,
+        typer.Option(
+            "--app-id",
+            metavar="ID",
+            help="Serve this app id (secret from env or profile).",
+            rich_help_panel=APPS,
+        ),
     ] = None,
-    key: Annotated[str | None, typer.Option("--key", help="Its key.")] = None,
+    key: Annotated[
+        str | None,
+        typer.Option("--key", metavar="KEY", help="Its key.", rich_help_panel=APPS),
+    ] = None,
     apps: Annotated[
         list[str] | None,
         typer.Option(
             "--app",
             metavar="ID:KEY",
             help="An app to serve (repeatable); secret from env PUSHCLI_SERVE_SECRET_<ID>.",
+            rich_help_panel=APPS,
         ),
     ] = None,
     apps_file: Annotated[
         Path | None,
         typer.Option(
             "--apps-file",
-            metavar="PATH",
+            metavar="FILE",
             help="TOML file with an apps list (id, key, secret or secret_env per app).",
+            rich_help_panel=APPS,
         ),
     ] = None,
     webhook_urls: Annotated[
         list[str] | None,
         typer.Option(
-            "--webhook-url", metavar="URL", help="Send signed webhooks here (repeatable)."
+            "--webhook-url",
+            metavar="URL",
+            help="Send signed webhooks here (repeatable).",
+            rich_help_panel=APPS,
         ),
     ] = None,
     activity_timeout: Annotated[
         int,
-        typer.Option("--activity-timeout", min=1, help="Seconds of client silence before a ping."),
+        typer.Option(
+            "--activity-timeout",
+            min=1,
+            metavar="SECONDS",
+            help="Seconds of client silence before a ping.",
+            rich_help_panel=LIMITS,
+        ),
     ] = 120,
     pong_timeout: Annotated[
         float,
-        typer.Option("--pong-timeout", min=0.1, help="Seconds to answer a ping before close 4201."),
+        typer.Option(
+            "--pong-timeout",
+            min=0.1,
+            metavar="SECONDS",
+            help="Seconds to answer a ping before close 4201.",
+            rich_help_panel=LIMITS,
+        ),
     ] = 30.0,
     cache_ttl: Annotated[
         float,
-        typer.Option("--cache-ttl", min=1, help="Seconds a cache channel keeps its last event."),
+        typer.Option(
+            "--cache-ttl",
+            min=1,
+            metavar="SECONDS",
+            help="Seconds a cache channel keeps its last event.",
+            rich_help_panel=LIMITS,
+        ),
     ] = 1800.0,
     cache_max_channels: Annotated[
         int,
         typer.Option(
-            "--cache-max-channels", min=1, help="Cache channels that keep an event (oldest go)."
+            "--cache-max-channels",
+            min=1,
+            metavar="N",
+            help="Cache channels that keep an event (oldest go).",
+            rich_help_panel=LIMITS,
         ),
     ] = 10_000,
     cache_max_mb: Annotated[
         int,
-        typer.Option("--cache-max-mb", min=1, help="Total size of the cached events in MiB."),
+        typer.Option(
+            "--cache-max-mb",
+            min=1,
+            metavar="MIB",
+            help="Total size of the cached events in MiB.",
+            rich_help_panel=LIMITS,
+        ),
     ] = 64,
     request_timeout: Annotated[
         float,
         typer.Option(
             "--request-timeout",
             min=0.1,
+            metavar="SECONDS",
             help="Seconds a client has to send a whole HTTP request (or handshake); then 408.",
+            rich_help_panel=LIMITS,
         ),
     ] = 10.0,
     max_data_kb: Annotated[
-        int, typer.Option("--max-data-kb", min=1, help="Largest event data in KB.")
+        int,
+        typer.Option(
+            "--max-data-kb",
+            min=1,
+            metavar="KB",
+            help="Largest event data in KB.",
+            rich_help_panel=LIMITS,
+        ),
     ] = 100,
     no_client_events: Annotated[
-        bool, typer.Option("--no-client-events", help="Refuse client- events.")
+        bool,
+        typer.Option("--no-client-events", help="Refuse client- events.", rich_help_panel=APPS),
     ] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log every frame and request.")
@@ -119,7 +182,10 @@ def serve(
 
     With nothing configured it serves the default local app (app-id / app-key / app-secret) on 127.0.0.1:6001, where every other pushcli command looks when no profile is set; PUSHER_HOST/PUSHER_PORT (or a profile) on loopback move it.
 
-    Example: pushcli serve   (then in another terminal: pushcli listen demo)
+    Examples:
+      pushcli serve
+      pushcli serve --port 6002 --webhook-url http://localhost:3000/pusher/webhook
+      PUSHCLI_SERVE_SECRET_42=s3cret pushcli serve --app 42:my-key
     """
     from pushcli.app.serve import serve as run
 

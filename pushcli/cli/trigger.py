@@ -25,7 +25,12 @@ def trigger(
     ] = None,
     socket_id: SocketIdOpt = None,
     info: Annotated[
-        str | None, typer.Option("--info", help="Ask for user_count,subscription_count.")
+        str | None,
+        typer.Option(
+            "--info",
+            metavar="ATTRS",
+            help="Ask for user_count,subscription_count (comma-separated).",
+        ),
     ] = None,
     raw: RawOpt = False,
     json_out: JsonOpt = False,
@@ -33,7 +38,11 @@ def trigger(
 ) -> None:
     """Send an event to one or more channels.
 
-    Example: pushcli trigger my-channel my-event '{"message": "hello"}'
+    Examples:
+      pushcli trigger my-channel my-event '{"message": "hello"}'
+      pushcli trigger orders,audit order-created @order.json
+      echo '{"n": 1}' | pushcli trigger my-channel counter -
+      pushcli trigger presence-room notice --info user_count,subscription_count
     """
     from pushcli.app.trigger import trigger as run
     from pushcli.protocol import events

@@ -7,22 +7,33 @@ import typer
 from pushcli.cli.options import DryRunOpt, JsonOpt, RawOpt, read_data, state
 
 app = typer.Typer(
-    help="Send events to a signed-in user, or terminate their connections.",
+    help="""Send events to a signed-in user, or terminate their connections.
+
+    Examples:
+      pushcli users send user-42 notice '{"text": "hi"}'
+      pushcli users terminate user-42
+    """,
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
 )
 
-UserIdArg = Annotated[str, typer.Argument(help="The user's id (as given at signin).")]
+UserIdArg = Annotated[
+    str, typer.Argument(help="The user's id (as given at signin).", metavar="USER_ID")
+]
 
 
 @app.command("send")
 def send(
     ctx: typer.Context,
     user_id: UserIdArg,
-    event: Annotated[str, typer.Argument(help="Event name.")],
+    event: Annotated[str, typer.Argument(help="Event name.", metavar="EVENT")],
     data: Annotated[
-        str | None, typer.Argument(help="JSON or a string; '-' stdin, '@file'.")
+        str | None,
+        typer.Argument(
+            help="JSON or a plain string; '-' reads stdin, '@file' a file. Default {}.",
+            metavar="DATA",
+        ),
     ] = None,
     raw: RawOpt = False,
     json_out: JsonOpt = False,
@@ -30,7 +41,9 @@ def send(
 ) -> None:
     """Send an event to every connection of a signed-in user.
 
-    Example: pushcli users send user-42 notice '{"text": "hi"}'
+    Examples:
+      pushcli users send user-42 notice '{"text": "hi"}'
+      pushcli users send user-42 notice @notice.json --dry-run
     """
     from pushcli.app import users
     from pushcli.protocol import events
@@ -46,7 +59,8 @@ def send(
 def terminate(ctx: typer.Context, user_id: UserIdArg, json_out: JsonOpt = False) -> None:
     """Close every connection of a signed-in user.
 
-    Example: pushcli users terminate user-42
+    Examples:
+      pushcli users terminate user-42
     """
     from pushcli.app import users
     from pushcli.ui import show

@@ -8,7 +8,13 @@ import typer
 from pushcli.cli.options import JsonOpt, read_stdin_bytes, state
 
 app = typer.Typer(
-    help="Verify, receive and send Pusher webhooks.",
+    help="""Verify, receive and send Pusher webhooks.
+
+    Examples:
+      pushcli webhook listen --port 9000 --forward-to http://localhost:3000/pusher/webhook
+      pushcli webhook send http://localhost:3000/pusher/webhook channel_occupied --channel orders
+      pushcli webhook verify --body body.json --signature 4f2a… --key app-key
+    """,
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
@@ -18,17 +24,23 @@ app = typer.Typer(
 @app.command("verify")
 def verify(
     ctx: typer.Context,
-    signature: Annotated[str, typer.Option("--signature", help="The X-Pusher-Signature header.")],
+    signature: Annotated[
+        str, typer.Option("--signature", metavar="HEX", help="The X-Pusher-Signature header.")
+    ],
     body: Annotated[
         str,
         typer.Option("--body", help="File with the raw body, or - for stdin.", metavar="FILE|-"),
     ] = "-",
-    key: Annotated[str | None, typer.Option("--key", help="The X-Pusher-Key header.")] = None,
+    key: Annotated[
+        str | None, typer.Option("--key", metavar="KEY", help="The X-Pusher-Key header.")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Check a webhook's signature over its raw body; explain a mismatch.
 
-    Example: pushcli webhook verify --body body.json --signature 4f2a… --key app-key
+    Examples:
+      pushcli webhook verify --body body.json --signature 4f2a… --key app-key
+      pushcli webhook verify --signature 4f2a… < body.json
     """
     from pushcli.app import webhook
     from pushcli.ui import show
@@ -54,17 +66,25 @@ def _read_bytes(path: str) -> bytes:
 @app.command("listen")
 def listen(
     ctx: typer.Context,
-    port: Annotated[int, typer.Option("--port", help="Port to receive webhooks on.")] = 9000,
-    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", metavar="PORT", help="Port to receive webhooks on.")
+    ] = 9000,
+    host: Annotated[
+        str, typer.Option("--host", metavar="ADDRESS", help="Address to bind.")
+    ] = "127.0.0.1",
     forward_to: Annotated[
         str | None,
-        typer.Option("--forward-to", help="Forward each webhook, unchanged, to this URL."),
+        typer.Option(
+            "--forward-to", metavar="URL", help="Forward each webhook, unchanged, to this URL."
+        ),
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Receive webhooks, verify each, show them live, and forward them to your app.
 
-    Example: pushcli webhook listen --port 9000 --forward-to http://localhost:3000/pusher/webhook
+    Examples:
+      pushcli webhook listen
+      pushcli webhook listen --port 9000 --forward-to http://localhost:3000/pusher/webhook
     """
     from pushcli.app import webhook
     from pushcli.ui import show
@@ -81,19 +101,27 @@ def listen(
 @app.command("send")
 def send(
     ctx: typer.Context,
-    url: Annotated[str, typer.Argument(help="Your webhook endpoint.")],
+    url: Annotated[str, typer.Argument(help="Your webhook endpoint.", metavar="URL")],
     event_name: Annotated[
         str,
         typer.Argument(
-            help="channel_occupied, channel_vacated, member_added, member_removed, client_event, cache_miss, subscription_count."
+            help="channel_occupied, channel_vacated, member_added, member_removed, client_event, cache_miss, subscription_count.",
+            metavar="WEBHOOK",
         ),
     ],
-    channel: Annotated[str | None, typer.Option("--channel", help="Channel of the event.")] = None,
-    user_id: Annotated[
-        str | None, typer.Option("--user-id", help="member_* / client_event user id.")
+    channel: Annotated[
+        str | None, typer.Option("--channel", metavar="CHANNEL", help="Channel of the event.")
     ] = None,
-    data: Annotated[str | None, typer.Option("--data", help="client_event data (JSON).")] = None,
-    event: Annotated[str | None, typer.Option("--event", help="client_event event name.")] = None,
+    user_id: Annotated[
+        str | None,
+        typer.Option("--user-id", metavar="ID", help="member_* / client_event user id."),
+    ] = None,
+    data: Annotated[
+        str | None, typer.Option("--data", metavar="JSON", help="client_event data (JSON).")
+    ] = None,
+    event: Annotated[
+        str | None, typer.Option("--event", metavar="EVENT", help="client_event event name.")
+    ] = None,
     bad_signature: Annotated[
         bool,
         typer.Option(
@@ -105,7 +133,9 @@ def send(
 ) -> None:
     """Send a correctly signed sample webhook to your endpoint.
 
-    Example: pushcli webhook send http://localhost:3000/pusher/webhook member_added --channel presence-room --user-id u1
+    Examples:
+      pushcli webhook send http://localhost:3000/pusher/webhook member_added --channel presence-room --user-id u1
+      pushcli webhook send http://localhost:3000/pusher/webhook channel_occupied --channel orders --bad-signature
     """
     from pushcli.app import webhook
     from pushcli.ui import show

@@ -162,6 +162,20 @@ def close_action(code: int | None) -> CloseAction:
     return "fatal"
 
 
+def terminated(code: int | None, message: str) -> bool:
+    """The app ended this user's connections (the HTTP API's terminate_connections): Pusher,
+    soketi and pushcli serve say so with 4009 and "You got disconnected by the app"."""
+    return code == 4009 and "disconnected by the app" in message.lower()
+
+
+def terminated_error() -> RejectedError:
+    return RejectedError(
+        "the app terminated this user's connections (4009: you got disconnected by the app)",
+        hint="its backend called terminate_connections (pushcli users terminate USER_ID); "
+        "the credentials are fine",
+    )
+
+
 def _user_id(user_data: Any) -> str:
     data = frames.decode_json(user_data)
     return str(data.get("id", "")) if isinstance(data, dict) else ""
@@ -324,6 +338,8 @@ class ClientSession:
             message = str(d.get("message") or d.get("error") or data or "unknown error")
             self._last_error = (code, message)
             if code is not None and 4000 <= code < 4100:
+                if terminated(code, message):
+                    raise terminated_error()
                 hint = None
                 if code == 4009 and self.signin:
                     hint = "pushcli signs in with the app secret: check it, or use --no-signin"
@@ -453,6 +469,8 @@ class Reconnect:
         """A connection ended ``lasted`` seconds after ``connection_established`` (None: it
         never got there): the delay before the next attempt."""
         self.last_failure = lost.reason
+        if lost.action == "fatal" and terminated(lost.code, lost.reason):
+            raise terminated_error()
         if lost.action == "fatal":
             raise RejectedError(f"server refused the connection: {lost.reason}")
         if lost.action == "tls":

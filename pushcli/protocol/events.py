@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,32 +93,71 @@ def data_from_text(text: str, *, raw: bool = False) -> str:
     try:
         loads(stripped)
     except ValueError as e:
-        if stripped[0] in '{["':
-            raise InputError(
-                f"DATA is not valid JSON ({e}); use --raw to send it as it is"
-            ) from None
-        return text
+        if stripped[0] not in '{["':
+            return text
+        if not isinstance(e, json.JSONDecodeError):  # NaN, too deep: the message says why
+            raise InputError(f"DATA is not valid JSON ({e})") from None
+        problem = f"DATA is not valid JSON ({e.msg}, column {e.colno})"
+        hint = _quoting_hint(stripped)
+        if hint is None:
+            raise InputError(f"{problem}; use --raw to send it as it is") from None
+        raise InputError(problem, hint=hint) from None
     return stripped
+
+
+_SINGLE_QUOTED = re.compile(r"""[{\[,:]\s*'""")
+_BARE_KEY = re.compile(r"[{,]\s*[A-Za-z_][\w-]*\s*:")
+
+
+def _quoting_hint(text: str) -> str | None:
+    """What went wrong with quotes, when it looks like a quoting mistake."""
+    if _SINGLE_QUOTED.search(text):
+        fixed = text.replace("'", '"')
+        try:
+            loads(fixed)
+        except ValueError:
+            fixed = '{"text": "hello"}'
+        return f"JSON strings need double quotes, e.g. '{fixed}' (the outer single quotes are for the shell)"
+    if '"' not in text and _BARE_KEY.search(text):
+        return (
+            "keys and strings need double quotes (typed, the shell removed them: put DATA in "
+            """single quotes), e.g. '{"text": "hello"}'"""
+        )
+    return None
 
 
 def split_channels(arg: str) -> list[str]:
     return [c.strip() for c in arg.split(",") if c.strip()]
 
 
+#: bad events listed one a line in a batch error; the rest are counted
+MAX_REPORTED = 20
+#: a reported problem longer than this is cut (a 10 KB channel name stays out of the terminal)
+MAX_PROBLEM_CHARS = 200
+
+
+def _json_problem(e: ValueError) -> str:
+    """``json.loads``'s complaint without its ``line 1 column 5 (char 4)`` tail."""
+    return getattr(e, "msg", None) or str(e)
+
+
 def parse_batch_text(text: str) -> tuple[list[Any], str]:
     """Parse a batch file: JSON array, ``{"batch": [...]}`` or NDJSON.
 
     Returns the raw items and the unit for messages (``event`` index or ``line`` number);
-    NDJSON items are ``(line_number, value)`` pairs. Every unparsable line is reported.
+    NDJSON items are ``(line_number, value)`` pairs, and a line that is not JSON is
+    ``(line_number, Unparsable(why))``, so it is reported with the other bad events.
     """
     stripped = text.strip()
     if not stripped:
         raise InputError("no events in input")
+    first = next(line.strip() for line in text.splitlines() if line.strip())
     try:
-        doc = loads(stripped)
+        doc = loads(text)
     except ValueError as e:
-        if stripped[0] == "[":
-            raise InputError(f"invalid JSON: {e}") from None
+        if _is_document(stripped, first):
+            where = f"line {e.lineno}:{e.colno}: " if isinstance(e, json.JSONDecodeError) else ""
+            raise InputError(f"{where}invalid JSON ({_json_problem(e)})") from None
     else:
         if isinstance(doc, list):
             return doc, "event"
@@ -134,22 +174,45 @@ def parse_batch_text(text: str) -> tuple[list[Any], str]:
         if len(values) == len(numbered):
             return [(n, v) for (n, _), v in zip(numbered, values, strict=True)], "line"
     items: list[Any] = []
-    errors: list[str] = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
+    for n, line in numbered:
         try:
             items.append((n, loads(line)))
-        except (json.JSONDecodeError, JSONInputError) as e:
-            errors.append(f"line {n}: invalid JSON ({e.msg})")
-    if errors:
-        raise InputError(_join_errors(errors))
+        except json.JSONDecodeError as e:
+            items.append((n, Unparsable(f"invalid JSON ({e.msg}, column {e.colno})")))
+        except JSONInputError as e:
+            items.append((n, Unparsable(f"invalid JSON ({e.msg})")))
     return items, "line"
 
 
-def _join_errors(errors: list[str]) -> str:
-    head = f"{len(errors)} invalid event{'s' if len(errors) != 1 else ''}: "
-    return head + "; ".join(errors[:20]) + ("; …" if len(errors) > 20 else "")
+def _is_document(stripped: str, first: str) -> bool:
+    """One JSON document (an array, or ``{"batch": ...}`` over several lines), not NDJSON:
+    after a syntax error in a document nothing else can be read."""
+    if stripped.startswith("["):
+        return True
+    try:
+        loads(first)
+    except ValueError:
+        return first == "{" or first.replace(" ", "").startswith('{"batch":')
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class Unparsable:
+    """An NDJSON line that is not JSON: why."""
+
+    why: str
+
+
+def batch_error(errors: list[str]) -> InputError:
+    """Every bad event of a batch, one a line after a count (the first MAX_REPORTED)."""
+    cut = [e if len(e) <= MAX_PROBLEM_CHARS else e[: MAX_PROBLEM_CHARS - 1] + "…" for e in errors]
+    if len(cut) == 1:
+        return InputError(f"1 invalid event: {cut[0]}")
+    lines = [f"{len(cut)} invalid events (nothing sent):"]
+    lines += [f"  {e}" for e in cut[:MAX_REPORTED]]
+    if len(cut) > MAX_REPORTED:
+        lines.append(f"  … and {len(cut) - MAX_REPORTED} more")
+    return InputError("\n".join(lines))
 
 
 def validate_items(items: Iterable[Any], unit: str, *, max_data_bytes: int) -> BatchParse:
@@ -162,6 +225,9 @@ def validate_items(items: Iterable[Any], unit: str, *, max_data_bytes: int) -> B
         else:
             obj = item
             origin = f"event {i}"
+        if isinstance(obj, Unparsable):
+            result.errors.append(f"{origin}: {obj.why}")
+            continue
         try:
             result.events.extend(event_from_obj(obj, origin, max_data_bytes=max_data_bytes))
         except InputError as e:
@@ -211,7 +277,7 @@ def parse_batch(text: str, *, max_data_bytes: int) -> list[Event]:
     items, unit = parse_batch_text(text)
     result = validate_items(items, unit, max_data_bytes=max_data_bytes)
     if result.errors:
-        raise InputError(_join_errors(result.errors))
+        raise batch_error(result.errors)
     if not result.events:
         raise InputError("no events in input")
     return result.events

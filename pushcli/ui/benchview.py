@@ -21,14 +21,14 @@ class BenchView:
 
     def planned(self, plan: Plan, server: str) -> None:
         target = (
-            f"{plan.planned_messages:,} messages"
+            render.plural(plan.planned_messages, "message")
             if plan.planned_messages
             else f"{plan.duration:g} s"
         )
         speed = "as fast as possible" if plan.rate is None else f"at {plan.rate:g}/s"
         render.message(
-            f"bench {plan.run_id}: {plan.subscribers} subscribers on {plan.channels} channel"
-            f"{'s' if plan.channels != 1 else ''}, {target} {speed}"
+            f"bench {plan.run_id}: {render.plural(plan.subscribers, 'subscriber')} on "
+            f"{render.plural(plan.channels, 'channel')}, {target} {speed}"
             f"{' in batches of 10' if plan.batch else ''} to {server}"
         )
 
@@ -75,7 +75,7 @@ class BenchView:
 def show(r: BenchResult, *, as_json: bool) -> None:
     """``wrote N rows`` (with --csv), the report (JSON or tables), then its notes."""
     if r.csv_rows is not None:
-        render.message(f"wrote {r.csv_rows} rows to {r.csv_file}")
+        render.message(f"wrote {render.plural(r.csv_rows, 'row')} to {r.csv_file}")
     if render.wants_json(as_json):
         render.print_json(r.report)
     else:
@@ -87,19 +87,19 @@ def show(r: BenchResult, *, as_json: bool) -> None:
 def _table(r: dict[str, Any]) -> None:
     p, d, c = r["publish"], r["delivery"], r["config"]
     rate = "max" if c["rate"] == "max" else f"{c['rate']:g}/s"
-    plural = "s" if c["channels"] != 1 else ""
     render.key_values(
         [
             ("server", r["server"]),
             (
                 "run",
-                f"{r['run_id']}: {c['subscribers']} subscribers, {c['channels']} channel"
-                f"{plural}, {c['size']} B, {'batch' if c['batch'] else 'single'}, rate {rate}",
+                f"{r['run_id']}: {render.plural(c['subscribers'], 'subscriber')}, "
+                f"{render.plural(c['channels'], 'channel')}, {c['size']} B, "
+                f"{'batch' if c['batch'] else 'single'}, rate {rate}",
             ),
             ("connect", f"{r['connect_seconds']:.2f} s"),
             (
                 "published",
-                f"{p['messages']:,} in {p['requests']:,} requests, {p['seconds']:.2f} s "
+                f"{p['messages']:,} in {render.plural(p['requests'], 'request')}, {p['seconds']:.2f} s "
                 f"({p['per_second']:,.0f} msg/s); {p['failed']} failed",
             ),
             (

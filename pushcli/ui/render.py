@@ -61,31 +61,68 @@ def error_line(text: str) -> None:
     sys.stderr.flush()
 
 
+def hint_line(text: str) -> None:
+    """The one line after an error that says what to do about it."""
+    sys.stderr.write(f"hint: {text}\n")
+    sys.stderr.flush()
+
+
 def console(stderr: bool = False) -> Any:
     from rich.console import Console
 
     return Console(stderr=stderr, no_color=not use_color(), highlight=False)
 
 
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """``1 member``, ``2 members``, ``0 members`` (``words``: an irregular plural)."""
+    return f"{n:,} {word if n == 1 else (words or word + 's')}"
+
+
+def cell(value: Any) -> str:
+    """A value as a table shows it: booleans as yes/no, nothing as nothing."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _heading(text: str) -> Any:
+    from rich.text import Text
+
+    return Text(text, style="bold", no_wrap=True, overflow="ellipsis")
+
+
 def table(
     columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None
 ) -> None:
+    """A table on stdout; its ``title`` (a count, a name) is the line above it, never squeezed
+    into the table's width. Without rows only the title is drawn."""
     from rich.table import Table
 
-    t = Table(title=title, title_justify="left", header_style="bold")
+    out = console()
+    rows = list(rows)
+    if title:
+        out.print(_heading(title))
+    if not rows and title:
+        return
+    t = Table(header_style="bold")
     for c in columns:
         t.add_column(c)
     for r in rows:
-        t.add_row(*("" if v is None else str(v) for v in r))
-    console().print(t)
+        t.add_row(*(cell(v) for v in r))
+    out.print(t)
 
 
 def key_values(rows: Iterable[tuple[str, Any]], *, title: str | None = None) -> None:
     from rich.table import Table
 
-    t = Table(title=title, title_justify="left", show_header=False, box=None, pad_edge=False)
+    out = console()
+    if title:
+        out.print(_heading(title))
+    t = Table(show_header=False, box=None, pad_edge=False)
     t.add_column(style="bold", no_wrap=True)
     t.add_column(overflow="fold")  # signatures must stay whole, to compare and copy
     for k, v in rows:
-        t.add_row(k, "" if v is None else str(v))
-    console().print(t)
+        t.add_row(k, cell(v))
+    out.print(t)

@@ -65,15 +65,11 @@ def terminate(r: TerminateResult, *, as_json: bool) -> None:
         render.message(f"terminated the connections of user {r.user_id}")
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'s' if n != 1 else ''}"
-
-
 def channels(r: ChannelsResult, *, as_json: bool) -> None:
     if r.hidden:
         render.message(
-            f"pushcli: {r.hidden} internal {SERVER_TO_USER_PREFIX}* channel"
-            f"{'s' if r.hidden != 1 else ''} not shown (--all shows them)"
+            f"pushcli: {render.plural(r.hidden, f'internal {SERVER_TO_USER_PREFIX}* channel')} "
+            "not shown (--all shows them)"
         )
     if render.wants_json(as_json):
         render.print_json(r.answer)
@@ -81,7 +77,7 @@ def channels(r: ChannelsResult, *, as_json: bool) -> None:
     render.table(
         ["channel", *r.fields],
         [(name, *(attrs.get(f) for f in r.fields)) for name, attrs in sorted(r.channels.items())],
-        title=f"{_plural(len(r.channels), 'occupied channel')}",
+        title=render.plural(len(r.channels), "occupied channel"),
     )
 
 
@@ -108,7 +104,7 @@ def members(r: MembersResult, *, as_json: bool) -> None:
     render.table(
         ["user_id"],
         [(u.get("id"),) for u in r.users],
-        title=f"{_plural(len(r.users), 'member')} of {r.channel}",
+        title=f"{render.plural(len(r.users), 'member')} of {r.channel}",
     )
 
 
@@ -215,7 +211,9 @@ class WebhookListenView:
         )
 
     def stopped(self, received: Received) -> None:
-        render.message(f"pushcli: {received.received} webhooks, {received.invalid} invalid")
+        render.message(
+            f"pushcli: {render.plural(received.received, 'webhook')}, {received.invalid} invalid"
+        )
 
 
 def webhook_sent(r: WebhookSendResult, *, as_json: bool) -> None:
