@@ -128,6 +128,27 @@ def test_view_state_reconnecting_marks_members_and_adds_a_gap_row():
     )
 
 
+def test_a_client_events_user_id_does_not_cut_other_payloads():
+    """One row with a user id (a client event) does not take a column from every row's data:
+    at 80 columns its user id goes before its own data, cut in the middle."""
+    import io
+
+    from rich.console import Console
+
+    from pushcli.ui.liveview import LiveSink
+
+    _, text = payload_of_60()
+    sink = LiveSink("ws://127.0.0.1:6001", ["presence-r"])
+    sink.row(Row(1.0, "presence-r", "greeting", data=text))
+    sink.row(Row(2.0, "presence-r", "client-typing", data='{"typing":true}', user_id=LONG_USER))
+    out = io.StringIO()
+    Console(file=out, width=80, height=24, color_system=None).print(sink._render())
+    lines = out.getvalue().splitlines()
+    assert any(line.endswith("greeting   " + text) for line in lines)
+    typing = row_with(lines, '{"typing":true}')
+    assert typing.endswith(layout.middle(LONG_USER, 13) + ' · {"typing":true}')
+
+
 def test_counts_by_event_are_bounded():
     v = ViewState(["a", "b"])
     for i in range(MAX_NAMES + 50):

@@ -304,13 +304,25 @@ def _table(sink: LiveSink, width: int, area: int) -> list[Text]:
     cells = cell_len
     users = [r.user_id for r in window if r.user_id and r.kind in ("event", "system")]
     events = [cells(lab) for r, lab, _ in shown if r.kind != "gap"]
+    channel_w = max((cells(r.channel or "") for r in window), default=7) if several else None
+    data_w = max((cells(s) for r, _, s in shown if r.kind != "gap"), default=4)
+    user_w = max(cells(u) for u in users) if users else None
     w = layout.allocate(
-        width,
-        channel=max((cells(r.channel or "") for r in window), default=7) if several else None,
-        event=max(events, default=5),
-        user=max(cells(u) for u in users) if users else None,
-        data=max((cells(s) for r, _, s in shown if r.kind != "gap"), default=4),
+        width, channel=channel_w, event=max(events, default=5), user=user_w, data=data_w
     )
+    if users and w.data < data_w:
+        # a user column would cut payloads (most rows have no user): the rows that have a
+        # user id show it before their data instead
+        w = layout.allocate(
+            width, channel=channel_w, event=max(events, default=5), user=None, data=data_w
+        )
+        short = layout.FLOOR["user"] + 4
+        shown = [
+            (r, lab, f"{layout.middle(r.user_id, short)} · {text}")
+            if r.user_id and r.kind in ("event", "system")
+            else (r, lab, text)
+            for r, lab, text in shown
+        ]
     head = [layout.pad("time", w.time)]
     if w.channel:
         head.append(layout.pad(layout.clip("channel", w.channel), w.channel))
