@@ -65,6 +65,9 @@ def test_data_column_comes_first_and_other_columns_fit_what_they_show():
     # the event column is as wide as the widest name shown, not as pusher:subscription_succeeded
     w = layout.allocate(140, channel=None, event=8, user=None, data=20)
     assert w.event == 8 and w.data == 140 - 12 - 8 - 2
+    # on a wide terminal long payloads leave whole channel and event names their room
+    w = layout.allocate(140, channel=15, event=13, user=None, data=300)
+    assert (w.channel, w.event, w.data) == (15, 13, 140 - 12 - 15 - 13 - 3)
     # several channels and user ids: every column shown, the data still the widest
     w = layout.allocate(80, channel=24, event=12, user=57, data=300)
     assert 0 < w.user <= layout.FLOOR["user"] and w.channel and w.data > 3 * w.event

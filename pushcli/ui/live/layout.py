@@ -20,6 +20,9 @@ GAP = 1
 FLOOR = {"channel": 10, "event": 10, "user": 9}
 #: and is never wider than this, however long a name is
 CAP = {"channel": 40, "event": 32, "user": 32}
+#: the data column is served first up to this width; past it, whole channel and event names
+#: are worth more than more of a long payload (which Enter shows whole), and it gets the rest
+DATA_FIRST = 72
 #: below this many columns the time is shown without milliseconds
 WIDE = 100
 
@@ -93,10 +96,10 @@ def allocate(
     """Widths for a row of ``total`` cells, given the natural widths (the widest text each
     column would show; None: the column is not shown).
 
-    The data column gets what its widest payload needs first, leaving the other columns
-    their floor (:data:`FLOOR`); what is left widens them up to their natural width (event,
-    then channel, then user), and anything still left goes to the data column, which fills
-    the row.
+    The data column gets what its widest payload needs first (up to :data:`DATA_FIRST`),
+    leaving the other columns their floor (:data:`FLOOR`); what is left widens them up to
+    their natural width (event, then channel, then user), and anything still left goes to
+    the data column, which fills the row.
     """
     t = time_width(total)
     shown = {
@@ -112,7 +115,7 @@ def allocate(
         if floors[widest] <= 3:
             break
         floors[widest] -= 1
-    data_w = max(1, min(data, avail - sum(floors.values())))
+    data_w = max(1, min(data, DATA_FIRST, avail - sum(floors.values())))
     rest = avail - data_w - sum(floors.values())
     widths = dict(floors)
     for name in ("event", "channel", "user"):
