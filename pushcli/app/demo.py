@@ -7,10 +7,12 @@ triggered through its HTTP API every second, and the listener receiving them.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from pushcli.client.profiles import Settings
 from pushcli.errors import InputError, UnavailableError
@@ -22,30 +24,46 @@ DEMO_EVENT = "demo"
 @contextlib.asynccontextmanager
 async def local_server(settings: Settings) -> AsyncIterator[None]:
     """Run the embedded server for the profile's app on its (loopback) host and port."""
-    from pushcli.server import App, Server
+    from pushcli.server import Server
+    from pushcli.server.apps import from_settings
 
+    check_local(settings)
+    host, port = settings.host or "", settings.effective_port
+    server = Server([from_settings(settings)], host=host, port=port)
+    try:
+        await server.start()
+    except OSError as e:
+        raise serve_error(host, port, e) from None
+    try:
+        yield
+    finally:
+        await server.stop(grace=0.5)
+
+
+def check_local(settings: Settings) -> None:
+    """What --serve needs before anything starts: the app's credentials and a loopback host
+    (a :class:`~pushcli.errors.ConfigError` or :class:`InputError` otherwise)."""
     settings.require("app_id", "key", "secret")
     if not settings.host or not is_loopback(settings.host):
         where = settings.host or f"pusher.com cluster {settings.cluster}"
         raise InputError(
             f"--serve runs a server on this machine, but the settings point at {where}"
         )
-    server = Server(
-        [App(settings.app_id or "", settings.key or "", settings.secret or "")],
-        host=settings.host,
-        port=settings.effective_port,
-    )
-    try:
-        await server.start()
-    except OSError as e:
-        raise UnavailableError(
-            f"cannot serve on {settings.host}:{settings.effective_port}: {e.strerror or e}",
+
+
+def serve_error(host: str, port: int, e: OSError) -> UnavailableError:
+    """One line for a server that cannot listen on ``host:port``: the OS's reason, and what to
+    do about the usual one (something else is serving there)."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if isinstance(e, socket.gaierror):
+        return UnavailableError(f"cannot serve on {where}: unknown host {host!r}")
+    reason = e.strerror or e.__class__.__name__
+    if e.errno == errno.EADDRINUSE:
+        return UnavailableError(
+            f"cannot serve on {where}: {reason}",
             hint="another server is running there: drop --serve to use it",
-        ) from None
-    try:
-        yield
-    finally:
-        await server.stop(grace=0.5)
+        )
+    return UnavailableError(f"cannot serve on {where}: {reason}")
 
 
 class DemoPublisher:
@@ -87,9 +105,15 @@ class DemoPublisher:
 
 
 async def run_with(
-    settings: Settings, serve: bool, demo_channel: str | None, main: Awaitable[None]
+    settings: Settings,
+    serve: bool,
+    demo_channel: str | None,
+    main: Callable[[], Awaitable[None]],
 ) -> None:
-    """Await ``main`` with the local server and/or the demo publisher around it."""
+    """Await ``main()`` with the local server and/or the demo publisher around it.
+
+    ``main`` is called only once they run: a coroutine made before a server that fails to
+    start would never be awaited (and Python would warn about it on stderr)."""
     async with contextlib.AsyncExitStack() as stack:
         if serve:
             await stack.enter_async_context(local_server(settings))
@@ -97,4 +121,4 @@ async def run_with(
             publisher = DemoPublisher(settings, demo_channel)
             publisher.start()
             stack.callback(publisher.stop)
-        await main
+        await main()

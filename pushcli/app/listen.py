@@ -58,6 +58,32 @@ def check_channels(channels: list[str]) -> list[str]:
     return channels
 
 
+#: --retries when it is not given and listen does not keep retrying (see :func:`retry_limit`)
+DEFAULT_RETRIES = 5
+
+
+def retry_limit(
+    retries: int | None,
+    *,
+    terminal: bool,
+    count: int | None = None,
+    until: str | None = None,
+    timeout: float | None = None,
+) -> int | None:
+    """How many connection attempts in a row may fail before listen exits 6 (None: no limit).
+
+    --retries when given. Otherwise a person watching a terminal (stdout a TTY) with no
+    --count/--until/--timeout rides out server restarts and outages as pusher-js does: it
+    keeps reconnecting, backing off to at most 10 s between attempts, until Ctrl-C. Scripts
+    (stdout not a terminal) and runs that wait for something keep a bound, so they end.
+    """
+    if retries is not None:
+        return retries
+    if terminal and count is None and until is None and timeout is None:
+        return None
+    return DEFAULT_RETRIES
+
+
 def signs_in(signin: bool | None, auth_endpoint: str | None) -> bool:
     """Sign in by default, but not as a made-up user when the app's own endpoint authorizes."""
     return (auth_endpoint is None) if signin is None else signin
@@ -71,7 +97,7 @@ def make_listener(
     auth_headers: list[str] | None = None,
     user_id: str | None = None,
     user_info: str | None = None,
-    retries: int = 5,
+    retries: int | None = DEFAULT_RETRIES,
     connect_timeout: float | None = None,
     signin: bool | None = None,
 ) -> Listener:
@@ -114,18 +140,23 @@ def listen(
     auth_headers: list[str] | None = None,
     user_id: str | None = None,
     user_info: str | None = None,
-    retries: int = 5,
+    retries: int | None = None,
+    terminal: bool = False,
     connect_timeout: float | None = None,
     signin: bool | None = None,
     serve: bool = False,
     demo: bool = False,
     record: Path | None = None,
 ) -> ListenResult:
-    """Show what arrives until --count / --until / --timeout (or Ctrl-C); see app/tail.py."""
+    """Show what arrives until --count / --until / --timeout (or Ctrl-C); see app/tail.py.
+
+    ``terminal``: stdout is a terminal (a person is watching): with ``retries`` None and
+    nothing to wait for, reconnect until Ctrl-C (:func:`retry_limit`).
+    """
     import asyncio
 
     from pushcli.app import tail
-    from pushcli.app.demo import run_with
+    from pushcli.app.demo import check_local, run_with
     from pushcli.app.record import RecordingSink, recording
 
     settings = settings.require("key", "location")
@@ -137,7 +168,7 @@ def listen(
         auth_headers=auth_headers,
         user_id=user_id,
         user_info=user_info,
-        retries=retries,
+        retries=retry_limit(retries, terminal=terminal, count=count, until=until, timeout=timeout),
         connect_timeout=connect_timeout,
         signin=signin,
     )
@@ -152,15 +183,21 @@ def listen(
     demo_channel = channels[0] if demo else None
     if demo:
         settings.require("app_id", "secret")
+    if serve:
+        check_local(settings)
     result = ListenResult(channels)
-    with open_sink(settings.ws_base, channels) as shown, recording(shown, record) as sink:
-        try:
-            asyncio.run(
-                run_with(settings, serve, demo_channel, tail.listen_for(listener, sink, opts))
-            )
-        finally:
-            if isinstance(sink, RecordingSink):
-                result.recorded = sink.recorded
+
+    async def main() -> None:
+        # the sink opens once a --serve server is up: a failure to start it is one error line,
+        # not a live view drawn and torn down around it
+        with open_sink(settings.ws_base, channels) as shown, recording(shown, record) as sink:
+            try:
+                await tail.listen_for(listener, sink, opts)
+            finally:
+                if isinstance(sink, RecordingSink):
+                    result.recorded = sink.recorded
+
+    asyncio.run(run_with(settings, serve, demo_channel, main))
     return result
 
 
@@ -189,7 +226,7 @@ def client_event(
     auth_headers: list[str] | None = None,
     user_id: str | None = None,
     user_info: str | None = None,
-    retries: int = 3,
+    retries: int | None = 3,
     connect_timeout: float | None = None,
     signin: bool | None = None,
 ) -> ClientEventResult:

@@ -19,7 +19,7 @@ from pushcli.errors import NotArrivedError, PushcliError, RejectedError, Unavail
 
 if TYPE_CHECKING:
     from pushcli.client.realtime import Listener
-    from pushcli.protocol.client_session import Event, Item
+    from pushcli.protocol.client_session import Event, Item, Status
 
 
 @dataclass(slots=True)
@@ -122,7 +122,7 @@ def status_text(item: Item) -> str | None:
         if item.state == "signed_in":
             return f"signed in as {item.detail}"
         if item.state == "reconnecting":
-            return f"reconnecting in {item.delay or 0:.1f}s: {item.detail}"
+            return f"reconnecting in {item.delay or 0:.1f}s{attempt_text(item)}: {item.detail}"
         return f"{item.state} {item.detail}".strip()
     if isinstance(item, Subscribed):
         again = "" if item.first else " again"
@@ -137,6 +137,14 @@ def status_text(item: Item) -> str | None:
         where = f"{item.channel}: " if item.channel else ""
         return f"server error: {where}{item.message}{code}"
     return None
+
+
+def attempt_text(item: Status) -> str:
+    """`` (attempt 2 of 5)``, `` (attempt 7)`` with no limit, or nothing."""
+    if item.attempt is None:
+        return ""
+    limit = "" if item.retries is None else f" of {item.retries}"
+    return f" (attempt {item.attempt}{limit})"
 
 
 def _write_ready(path: Path, socket_id: str | None) -> None:

@@ -52,13 +52,26 @@ UserInfoOpt = Annotated[
     ),
 ]
 RetriesOpt = Annotated[
-    int,
+    int | None,
     typer.Option(
         "--retries",
         min=1,
         metavar="N",
         help="Connection attempts in a row before giving up (exit 6); a connection the server "
         "closes within 5 s counts as a failed attempt.",
+        rich_help_panel=CONNECTION,
+    ),
+]
+ListenRetriesOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--retries",
+        min=1,
+        metavar="N",
+        help="Connection attempts in a row before giving up (exit 6); a connection the server "
+        "closes within 5 s counts as a failed attempt. Default: 5, but on a terminal with no "
+        "--count/--until/--timeout listen keeps reconnecting until Ctrl-C.",
+        show_default=False,
         rich_help_panel=CONNECTION,
     ),
 ]
@@ -152,7 +165,7 @@ def listen(
     auth_header: AuthHeaderOpt = None,
     user_id: UserIdOpt = None,
     user_info: UserInfoOpt = None,
-    retries: RetriesOpt = 5,
+    retries: ListenRetriesOpt = None,
     connect_timeout: ConnectTimeoutOpt = 15.0,
     signin: SigninOpt = None,
     serve: Annotated[
@@ -200,7 +213,7 @@ def listen(
     from functools import partial
 
     from pushcli.app import listen as app_listen
-    from pushcli.ui import liveview
+    from pushcli.ui import liveview, render
 
     stop_on_sigterm()
     app_listen.listen(
@@ -218,6 +231,7 @@ def listen(
         user_id=user_id,
         user_info=user_info,
         retries=retries,
+        terminal=render.stdout_is_tty(),
         connect_timeout=connect_timeout,
         signin=signin,
         serve=serve,

@@ -25,6 +25,7 @@ from pushcli import __version__
 from pushcli.client.profiles import Settings
 from pushcli.errors import RejectedError, UnavailableError
 from pushcli.protocol import frames
+from pushcli.protocol.backoff import RECONNECT, RECONNECT_WATCHING, Backoff
 from pushcli.protocol.client_session import (
     CONNECT_TIMEOUT,
     MAX_ACTIVITY_TIMEOUT,
@@ -105,8 +106,9 @@ class Listener:
     authorizer: Authorizer | None = None
     #: connect attempts in a row that may fail before giving up (exit 6); an attempt fails when
     #: it does not reach ``connection_established`` within ``connect_timeout``, or when the
-    #: connection ends within ``stable_after`` seconds of it
-    retries: int = 5
+    #: connection ends within ``stable_after`` seconds of it. None: never give up (until the
+    #: consumer stops), waiting at most ``RECONNECT_WATCHING.cap`` seconds between attempts
+    retries: int | None = 5
     #: ``socket_id → {auth, user_data}`` for ``pusher:signin``, or None
     signin: Callable[[str], Awaitable[dict[str, str]]] | None = None
     connect_timeout: float = CONNECT_TIMEOUT
@@ -122,8 +124,18 @@ class Listener:
     def __post_init__(self) -> None:
         self.session = ClientSession(self.channels, server=self.server)
         self._policy = Reconnect(
-            self.server, retries=self.retries, stable_after=self.stable_after, rng=self.rng
+            self.server,
+            retries=self.retries,
+            stable_after=self.stable_after,
+            rng=self.rng,
+            backoff=self.backoff,
         )
+
+    @property
+    def backoff(self) -> Backoff:
+        """The reconnect delays: bounded retries back off up to 30 s; unbounded ones (a person
+        watching) up to 10 s."""
+        return RECONNECT if self.retries is not None else RECONNECT_WATCHING
 
     @property
     def url(self) -> str:
@@ -162,14 +174,25 @@ class Listener:
         session.channels, session.signin = list(self.channels), self.signin is not None
         session.connect_timeout, session.pong_timeout = self.connect_timeout, self.pong_timeout
         policy.retries, policy.stable_after, policy.rng = self.retries, self.stable_after, self.rng
+        policy.backoff = self.backoff
         loop = asyncio.get_running_loop()
         delay, reason = 0.0, ""
         try:
             while True:
+                attempt = policy.attempt if reason else None
                 if delay or reason:
-                    yield Status(clock(), "reconnecting", reason, delay=delay)
+                    yield Status(
+                        clock(),
+                        "reconnecting",
+                        reason,
+                        delay=delay,
+                        attempt=attempt,
+                        retries=self.retries,
+                    )
                     await asyncio.sleep(delay)
-                yield Status(clock(), "connecting", self.server)
+                yield Status(
+                    clock(), "connecting", self.server, attempt=attempt, retries=self.retries
+                )
                 session.begin(clock())  # connection_established is due connect_timeout from here
                 try:
                     self._ws = ws = await connect(

@@ -35,5 +35,8 @@ class Backoff:
 
 #: WebSocket reconnects: attempt 0 waits 0.5-1 s, doubling, at most 30 s
 RECONNECT = Backoff(base=1.0, cap=30.0, floor=0.5)
+#: WebSocket reconnects with no limit on attempts (a person watching ``listen`` on a terminal):
+#: the same start, at most 10 s apart, so a restarted local server is back within seconds
+RECONNECT_WATCHING = Backoff(base=1.0, cap=10.0, floor=0.5)
 #: retried REST requests (429, 5xx, network errors): 0-0.2 s, doubling, at most 5 s
 REST_RETRY = Backoff(base=0.2, cap=5.0, floor=0.0)

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from pushcli.errors import RejectedError, UnavailableError
 from pushcli.protocol import frames
-from pushcli.protocol.backoff import RECONNECT, Rng
+from pushcli.protocol.backoff import RECONNECT, Backoff, Rng
 from pushcli.protocol.channels import kind_of
 from pushcli.protocol.crypto import DecryptError
 
@@ -91,13 +91,19 @@ class Subscribed:
 
 @dataclass(slots=True)
 class Status:
-    """``connecting``, ``connected`` (socket_id), ``signed_in``, ``reconnecting`` (delay)."""
+    """``connecting``, ``connected`` (socket_id), ``signed_in``, ``reconnecting`` (delay).
+
+    ``attempt``: for ``reconnecting`` and ``connecting``, which attempt in a row the next one
+    is (1 after a connection that lasted); ``retries``: how many may fail in a row (None: no
+    limit)."""
 
     time: float
     state: str
     detail: str = ""
     socket_id: str | None = None
     delay: float | None = None
+    attempt: int | None = None
+    retries: int | None = None
 
 
 @dataclass(slots=True)
@@ -443,15 +449,25 @@ class ClientSession:
 class Reconnect:
     """When to connect again and when to give up, after a failed attempt or a lost connection.
 
-    ``retries``: attempts in a row that may fail; an attempt fails when it does not reach
-    ``connection_established``, or when the connection ends within ``stable_after`` seconds.
+    ``retries``: attempts in a row that may fail (None: no limit, as pusher-js); an attempt
+    fails when it does not reach ``connection_established``, or when the connection ends within
+    ``stable_after`` seconds. ``backoff``: the delays (by default :data:`RECONNECT`).
     """
 
-    def __init__(self, server: str, *, retries: int, stable_after: float, rng: Rng) -> None:
+    def __init__(
+        self,
+        server: str,
+        *,
+        retries: int | None,
+        stable_after: float,
+        rng: Rng,
+        backoff: Backoff = RECONNECT,
+    ) -> None:
         self.server = server
         self.retries = retries
         self.stable_after = stable_after
         self.rng = rng
+        self.backoff = backoff
         self.failures = 0
         #: why the last attempt failed or the last connection ended, or None
         self.last_failure: str | None = None
@@ -463,7 +479,7 @@ class Reconnect:
         error = self._given_up(established=False)
         if error is not None:
             raise error
-        return RECONNECT.delay(self.failures - 1, self.rng)
+        return self.backoff.delay(self.failures - 1, self.rng)
 
     def ended(self, lost: Lost, lasted: float | None) -> float:
         """A connection ended ``lasted`` seconds after ``connection_established`` (None: it
@@ -480,17 +496,22 @@ class Reconnect:
             )
         if lasted is not None and lasted >= self.stable_after:
             self.failures = 0  # a connection that lasted: start over
-            return 0.0 if lost.action == "now" else RECONNECT.delay(0, self.rng)
+            return 0.0 if lost.action == "now" else self.backoff.delay(0, self.rng)
         self.failures += 1
         error = self._given_up(established=lasted is not None)
         if error is not None:
             raise error
         if lost.action == "now" and lasted is not None and self.failures == 1:
             return 0.0  # as the close code asks, but only once in a row
-        return RECONNECT.delay(self.failures - 1, self.rng)
+        return self.backoff.delay(self.failures - 1, self.rng)
+
+    @property
+    def attempt(self) -> int:
+        """Which attempt in a row the next one is."""
+        return self.failures + 1
 
     def _given_up(self, *, established: bool) -> UnavailableError | None:
-        if self.failures < self.retries:
+        if self.retries is None or self.failures < self.retries:
             return None
         attempts = f"{self.failures} attempt{'s' if self.failures != 1 else ''}"
         if established:

@@ -1,9 +1,9 @@
 """Output for the live tail: NDJSON (fast, no rich) or a rich Live view on a terminal.
 
-Import this module only inside the listen command body. rich is imported only by
-:class:`LiveSink`. The Live view is drawn by rich's own refresh thread at a fixed rate from a
-snapshot taken under a lock; receiving only appends to a bounded deque and bumps counters, so
-a slow terminal never slows reception.
+Import this module only inside the listen command body. rich is imported only by the live
+view (:mod:`pushcli.ui.live`, ``LiveSink`` here too), which is drawn by rich's own refresh
+thread at a fixed rate from a snapshot taken under a lock; receiving only appends to a
+bounded deque and bumps counters, so a slow terminal never slows reception.
 """
 
 from __future__ import annotations
@@ -13,13 +13,11 @@ import contextlib
 import json
 import os
 import sys
-import threading
 import time
-from collections import deque
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from pushcli.app.tail import Row
+from pushcli.app.tail import Row, Sink
 from pushcli.protocol import frames
 
 PREFIX = "pushcli: "
@@ -142,175 +140,24 @@ class NdjsonSink:
         return None
 
 
-def _summary(row: Row) -> str:
-    if row.error is not None:
-        return f"error: {row.error}"
-    if row.kind == "member":
-        verb = "joined" if row.event.endswith("added") else "left"
-        info = "" if row.user_info is None else " " + json.dumps(row.user_info, ensure_ascii=False)
-        return f"{verb}{info}"
-    if row.kind == "presence":
-        return f"{len(row.members or {})} members: " + ", ".join(sorted(row.members or {}))
-    value = _decode(row.data)
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+def __getattr__(name: str) -> Any:
+    # the live view (and rich) only when asked for: the NDJSON path never imports them
+    if name == "LiveSink":
+        from pushcli.ui.live.view import LiveSink
 
-
-class LiveSink:
-    """A rich Live view: header, members of presence channels, the latest events."""
-
-    def __init__(
-        self, server: str, channels: list[str], *, max_rows: int = 200, fps: float = 8
-    ) -> None:
-        self.server = server
-        self.channels = list(channels)
-        self.fps = fps
-        self._lock = threading.Lock()
-        self._rows: deque[Row] = deque(maxlen=max_rows)
-        self._samples: deque[tuple[float, int]] = deque(maxlen=int(fps * 3) + 2)
-        self.state = "starting"
-        self.socket_id: str | None = None
-        self.subscribed: set[str] = set()
-        self.members: dict[str, dict[str, Any]] = {}
-        self.events = 0
-        self.reconnects = 0
-        self.message = ""
-        self._connected_before = False
-        self._live: Any = None
-
-    # --- called from the receive loop: cheap, under the lock ---------------------------------
-
-    def row(self, row: Row) -> None:
-        with self._lock:
-            self._rows.append(row)
-            if row.kind == "event":
-                self.events += 1
-
-    def status(self, text: str, item: Any = None) -> None:
-        with self._lock:
-            self.message = text
-            if text == "closed":
-                self.state = "closed"
-
-    def problem(self, text: str) -> None:
-        with self._lock:
-            self.message = f"error: {text}"
-
-    def observe(self, item: Any) -> None:
-        from pushcli.protocol.client_session import MemberAdded, MemberRemoved, Status, Subscribed
-
-        with self._lock:
-            if isinstance(item, Status):
-                if item.state != "signed_in":
-                    self.state = item.state
-                if item.state == "connected":
-                    self.socket_id = item.socket_id
-                    if self._connected_before:
-                        self.reconnects += 1
-                    self._connected_before = True
-                elif item.state in ("reconnecting", "connecting"):
-                    self.subscribed.clear()
-            elif isinstance(item, Subscribed):
-                self.subscribed.add(item.channel)
-                if item.members is not None:
-                    self.members[item.channel] = dict(item.members)
-            elif isinstance(item, MemberAdded):
-                self.members.setdefault(item.channel, {})[item.user_id] = item.user_info
-            elif isinstance(item, MemberRemoved):
-                self.members.get(item.channel, {}).pop(item.user_id, None)
-
-    # --- rich's refresh thread ---------------------------------------------------------------
-
-    def __enter__(self) -> LiveSink:
-        from rich.live import Live
-
-        from pushcli.ui.render import console
-
-        self._live = Live(
-            console=console(),
-            get_renderable=self._render,
-            refresh_per_second=self.fps,
-            redirect_stdout=False,
-            redirect_stderr=False,
-        )
-        self._live.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._live is not None:
-            self._live.stop()
-
-    def _rate(self, events: int) -> float:
-        now = time.monotonic()
-        self._samples.append((now, events))
-        t0, e0 = self._samples[0]
-        return (events - e0) / (now - t0) if now - t0 > 0.2 else 0.0
-
-    def _render(self) -> Any:
-        from rich.console import Group
-        from rich.table import Table
-        from rich.text import Text
-
-        with self._lock:
-            rows = list(self._rows)
-            members = {c: dict(m) for c, m in self.members.items()}
-            state, socket_id, message = self.state, self.socket_id, self.message
-            subscribed = [c for c in self.channels if c in self.subscribed]
-            events, reconnects = self.events, self.reconnects
-        rate = self._rate(events)
-        colour = {"connected": "green", "reconnecting": "yellow"}.get(state, "")
-        head = Table.grid(padding=(0, 2))
-        head.add_row(
-            Text(state, style=f"bold {colour}".strip()),
-            Text(f"socket {socket_id or '-'}"),
-            Text(self.server, style="dim"),
-        )
-        head.add_row(
-            Text(f"{len(subscribed)}/{len(self.channels)} subscribed: " + ", ".join(subscribed)),
-            Text(f"events {events}  {rate:.1f}/s"),
-            Text(f"reconnects {reconnects}"),
-        )
-        parts: list[Any] = [head]
-        if message:
-            parts.append(Text(message, style="dim", overflow="ellipsis", no_wrap=True))
-        used = 3 + len(parts)
-        for channel, who in members.items():
-            names = ", ".join(sorted(who)[:50]) + (" …" if len(who) > 50 else "")
-            parts.append(
-                Text(f"{channel} — {len(who)} members: {names}", overflow="ellipsis", no_wrap=True)
-            )
-            used += 1
-        height = self._live.console.height if self._live is not None else 24
-        visible = max(1, height - used - 4)
-        table = Table(expand=True, header_style="bold", pad_edge=False)
-        table.add_column("time", no_wrap=True)
-        table.add_column("channel", no_wrap=True, overflow="ellipsis", max_width=30)
-        table.add_column("event", no_wrap=True, overflow="ellipsis", max_width=32)
-        table.add_column("user", no_wrap=True, overflow="ellipsis", max_width=20)
-        table.add_column("data", no_wrap=True, overflow="ellipsis", ratio=1)
-        for row in rows[-visible:]:
-            style = "red" if row.error else ("dim" if row.kind == "system" else "")
-            table.add_row(
-                time.strftime("%H:%M:%S", time.localtime(row.time))
-                + f".{int(row.time % 1 * 1000):03d}",
-                row.channel or "",
-                row.event,
-                row.user_id or "",
-                _summary(row),
-                style=style,
-            )
-        parts.append(table)
-        return Group(*parts)
+        return LiveSink
+    raise AttributeError(name)
 
 
 @contextlib.contextmanager
-def open_sink(as_json: bool, server: str, channels: list[str]) -> Iterator[NdjsonSink | LiveSink]:
+def open_sink(as_json: bool, server: str, channels: list[str]) -> Iterator[Sink]:
     """NDJSON when asked or when stdout is not a terminal, else the live view (for listen)."""
     from pushcli.ui import render
 
     if render.wants_json(as_json):
         yield NdjsonSink()
         return
+    from pushcli.ui.live.view import LiveSink
+
     with LiveSink(server, channels) as live:
         yield live
