@@ -12,16 +12,14 @@ command is adopted (:func:`adopt`) when it is built, so its help is drawn here:
   (only when it must be) with shell line continuations so it can still be pasted.
 
 The same records feed ``docs/generate.py``, so docs/cli.md shows what ``--help`` shows.
-Importing this module must stay cheap (no rich): it runs for every ``--help``.
+Importing this module must stay cheap (no rich; difflib, json and textwrap only when used):
+``pushcli --version`` imports it too.
 """
 
 from __future__ import annotations
 
-import difflib
-import json
 import re
 import shutil
-import textwrap
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -44,6 +42,8 @@ _EXAMPLES = re.compile(r"^\s*Examples?:\s*$")
 def wrap(text: str, width: int, indent: str = "", subsequent: str | None = None) -> list[str]:
     """Lines of ``text`` at most ``width`` wide, broken at spaces only (never inside a word
     such as ``--auth-endpoint``; a word longer than the width stays whole)."""
+    import textwrap
+
     wrapper = textwrap.TextWrapper(
         max(width, 10),
         initial_indent=indent,
@@ -60,6 +60,8 @@ def paragraphs(text: str) -> list[str]:
 
 def split_help(text: str | None) -> tuple[str, list[str]]:
     """A docstring's description and its ``Examples:`` lines (one command a line)."""
+    import textwrap
+
     lines = (text or "").strip("\n").splitlines()
     for i, line in enumerate(lines):
         if _EXAMPLES.match(line):
@@ -387,6 +389,8 @@ class HelpGroup(TyperGroup):
 
 def did_you_mean(name: str, known: Sequence[str]) -> list[str]:
     """Commands close to a mistyped ``name``: by spelling, else the ones it begins."""
+    import difflib
+
     close = difflib.get_close_matches(name, known, n=2, cutoff=0.6)
     if close:
         return close
@@ -412,6 +416,8 @@ _JSONISH = re.compile(r"^[\[{]|[\]}],?$|:$|^:")
 
 
 def _json_fragment(word: str) -> bool:
+    import json
+
     if not _JSONISH.search(word):
         return False
     try:
