@@ -373,11 +373,11 @@ def test_members_watch_sees_added_and_removed(pusher_server, party, mode: str) -
     assert [x["type"] for x in watch.lines] == ["snapshot", "added", "removed"]
 
 
-def test_members_poll_shows_errors_and_keeps_polling(embedded, party) -> None:  # type: ignore[no-untyped-def]
+def test_members_poll_shows_errors_and_keeps_polling(pusher_server, party) -> None:  # type: ignore[no-untyped-def]
     channel = name("presence-")
-    clients = party(embedded)
+    clients = party()
     clients.join("ann", channel, userId="ann")
-    with FaultProxy(embedded.port) as proxy:
+    with FaultProxy(pusher_server.port) as proxy:
         watch = pushcli(
             "members",
             channel,
@@ -386,7 +386,7 @@ def test_members_poll_shows_errors_and_keeps_polling(embedded, party) -> None:  
             "--interval",
             "0.2",
             "--json",
-            env=env_for(embedded, **proxy.env(embedded)),
+            env=env_for(pusher_server, **proxy.env(pusher_server)),
         )
         watch.wait_for(lambda x: x.get("type") == "snapshot", what="the member snapshot")
         proxy.next(Fault.status(502), Fault.too_many(0.5))
